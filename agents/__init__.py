@@ -1,0 +1,1 @@
+"""LLM client, durable run engine, research pipeline, Interaction Agent."""

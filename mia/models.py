@@ -1,0 +1,54 @@
+"""Pydantic models shared across layers: sources, evidence, usage."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SourceKind = Literal["web", "pubmed", "europepmc", "trial", "correspondence"]
+
+
+class Source(BaseModel):
+    """One retrieved document. `number` is assigned when the run's source list is built."""
+
+    kind: SourceKind
+    url: str
+    title: str
+    identifier: str | None = None  # PMID, PMCID/DOI, NCT id
+    date: str | None = None
+    snippet: str = ""
+    number: int | None = None
+    # Trial-only facts, used by digests and change notes.
+    status: str | None = None
+    phases: list[str] = Field(default_factory=list)
+    sponsor: str | None = None
+    query: str | None = None
+
+    @property
+    def dedupe_key(self) -> str:
+        """Same document from two services counts once (PMID beats URL)."""
+        if self.identifier:
+            return f"{'pmid' if self.kind in ('pubmed', 'europepmc') else self.kind}:{self.identifier.lower()}"
+        return "url:" + self.url.rstrip("/").lower()
+
+
+class Usage(BaseModel):
+    """What one remote call cost."""
+
+    service: str
+    model: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    neurons: float = 0.0
+    cost_usd: float = 0.0
+    latency_ms: int = 0
+    requests: int = 1
+
+
+class Claim(BaseModel):
+    """A piece of evidence: a claim, the source number it comes from, and a short quote."""
+
+    claim: str
+    source: int
+    quote: str = ""

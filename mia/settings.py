@@ -1,0 +1,401 @@
+"""Settings: command-line option > environment > config.toml / secrets.toml > defaults.
+
+Every setting has a dotted key (``perplexity.base_url``), an environment name derived from it
+(``MIA_PERPLEXITY_BASE_URL``) plus well-known aliases, and a recorded source so that
+``mia config show`` can say where each value came from.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from mia import paths
+from mia.errors import ConfigError, UsageError
+
+DEFAULT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+ALL_SOURCES = ("web", "pubmed", "europepmc", "trials")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One setting: its key, environment names, default and whether it is secret."""
+
+    key: str
+    default: Any
+    help: str
+    secret: bool = False
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return ("MIA_" + self.key.upper().replace(".", "_").replace("-", "_"), *self.aliases)
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec("home", None, "Where mia keeps its registry, workspace and logs (default: the user data dir)."),
+    Spec("cloudflare.account_id", None, "Cloudflare account id (Workers AI, Workflows, R2).",
+         aliases=("CLOUDFLARE_ACCOUNT_ID",)),
+    Spec("cloudflare.api_token", None, "Cloudflare API token (Workers AI Read+Edit; Workers Scripts Edit).",
+         secret=True, aliases=("CLOUDFLARE_API_TOKEN",)),
+    Spec("cloudflare.api_base_url", "https://api.cloudflare.com/client/v4",
+         "Base URL of Workers AI and the Cloudflare REST API."),
+    Spec("llm.provider", "workers-ai", "workers-ai (native /ai/run) or openai (any /chat/completions server)."),
+    Spec("llm.model", DEFAULT_MODEL, "Model id used for planning, extraction and synthesis."),
+    Spec("llm.base_url", None, "Base URL of an OpenAI-compatible server when llm.provider = openai."),
+    Spec("llm.api_key", None, "API key for llm.provider = openai (optional for local servers).", secret=True),
+    Spec("llm.max_tokens", 2048, "max_tokens sent with every LLM call (Workers AI defaults to 256)."),
+    Spec("llm.temperature", 0.2, "Sampling temperature."),
+    Spec("llm.timeout", 120.0, "Seconds to wait for one LLM response."),
+    Spec("perplexity.api_key", None, "Perplexity API key (web search).", secret=True,
+         aliases=("PERPLEXITY_API_KEY",)),
+    Spec("perplexity.base_url", "https://api.perplexity.ai", "Base URL of the Perplexity API."),
+    Spec("pubmed.base_url", "https://eutils.ncbi.nlm.nih.gov/entrez/eutils", "Base URL of NCBI E-utilities."),
+    Spec("pubmed.api_key", None, "NCBI API key (raises the rate limit from 3 to 10 requests/s).", secret=True,
+         aliases=("NCBI_API_KEY",)),
+    Spec("pubmed.email", None, "Contact e-mail sent to NCBI with each request, as NCBI asks."),
+    Spec("europepmc.base_url", "https://www.ebi.ac.uk/europepmc/webservices/rest", "Base URL of Europe PMC."),
+    Spec("clinicaltrials.base_url", "https://clinicaltrials.gov/api/v2", "Base URL of ClinicalTrials.gov v2."),
+    Spec("r2.endpoint_url", None, "S3 endpoint of R2 (default: derived from the account and jurisdiction)."),
+    Spec("r2.bucket", None, "R2 bucket that mirrors the workspace."),
+    Spec("r2.access_key_id", None, "R2 S3 access key id.", secret=True),
+    Spec("r2.secret_access_key", None, "R2 S3 secret access key.", secret=True),
+    Spec("r2.jurisdiction", None, "R2 jurisdiction (eu or fedramp), if the bucket has one."),
+    Spec("r2.prefix", "", "Key prefix under which the workspace is mirrored."),
+    Spec("r2.addressing_style", "path", "S3 addressing style: path or virtual."),
+    Spec("sync.auto", False, "Push an agent's folder to R2 after each run."),
+    Spec("research.budget_usd", 0.50, "Default spending cap of one research run, in US dollars."),
+    Spec("research.depth", "standard", "Default depth: quick, standard or deep."),
+    Spec("research.sources", ",".join(ALL_SOURCES), "Default sources (comma-separated)."),
+    Spec("research.concurrency", 6, "How many searches run at once."),
+    Spec("prices.usd_per_1k_neurons", 0.011, "Workers AI price per 1,000 neurons."),
+    Spec("prices.llm_input_usd_per_m", None, "Override: LLM input price per million tokens."),
+    Spec("prices.llm_output_usd_per_m", None, "Override: LLM output price per million tokens."),
+    Spec("prices.perplexity_search_usd", 0.005, "Price of one Perplexity Search API request."),
+    Spec("notify.command", None, "Command run with the notification text when an agent has news."),
+)
+SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CloudflareSettings(_Section):
+    account_id: str | None = None
+    api_token: SecretStr | None = None
+    api_base_url: str
+
+
+class LLMSettings(_Section):
+    provider: Literal["workers-ai", "openai"]
+    model: str = Field(min_length=1)
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    max_tokens: int = Field(gt=0, le=131072)
+    temperature: float = Field(ge=0, le=2)
+    timeout: float = Field(gt=0)
+
+
+class PerplexitySettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str
+
+
+class PubMedSettings(_Section):
+    base_url: str
+    api_key: SecretStr | None = None
+    email: str | None = None
+
+
+class BaseUrlSettings(_Section):
+    base_url: str
+
+
+class R2Settings(_Section):
+    endpoint_url: str | None = None
+    bucket: str | None = None
+    access_key_id: SecretStr | None = None
+    secret_access_key: SecretStr | None = None
+    jurisdiction: Literal["eu", "fedramp"] | None = None
+    prefix: str = ""
+    addressing_style: Literal["path", "virtual"] = "path"
+
+
+class SyncSettings(_Section):
+    auto: bool = False
+
+
+class ResearchSettings(_Section):
+    budget_usd: float = Field(ge=0)
+    depth: Literal["quick", "standard", "deep"]
+    sources: str
+    concurrency: int = Field(ge=1, le=64)
+
+
+class PriceSettings(_Section):
+    usd_per_1k_neurons: float = Field(ge=0)
+    llm_input_usd_per_m: float | None = Field(default=None, ge=0)
+    llm_output_usd_per_m: float | None = Field(default=None, ge=0)
+    perplexity_search_usd: float = Field(ge=0)
+
+
+class NotifySettings(_Section):
+    command: str | None = None
+
+
+class Settings(_Section):
+    """The resolved settings; `sources` says where each key's value came from."""
+
+    home: Path
+    cloudflare: CloudflareSettings
+    llm: LLMSettings
+    perplexity: PerplexitySettings
+    pubmed: PubMedSettings
+    europepmc: BaseUrlSettings
+    clinicaltrials: BaseUrlSettings
+    r2: R2Settings
+    sync: SyncSettings
+    research: ResearchSettings
+    prices: PriceSettings
+    notify: NotifySettings
+    sources: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def registry_path(self) -> Path:
+        return paths.registry_path(self.home)
+
+    @property
+    def workspace_root(self) -> Path:
+        return paths.workspace_root(self.home)
+
+    def value(self, key: str) -> Any:
+        """The value of a dotted key (secrets stay SecretStr)."""
+        obj: Any = self
+        for part in key.split("."):
+            obj = getattr(obj, part)
+        return obj
+
+    def secret(self, key: str) -> str | None:
+        """The plain value of a secret key, for the client that needs it."""
+        value = self.value(key)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
+
+    @property
+    def r2_endpoint(self) -> str | None:
+        """The R2 S3 endpoint: explicit, or derived from the account and jurisdiction."""
+        if self.r2.endpoint_url:
+            return self.r2.endpoint_url
+        if not self.cloudflare.account_id:
+            return None
+        zone = f".{self.r2.jurisdiction}" if self.r2.jurisdiction else ""
+        return f"https://{self.cloudflare.account_id}{zone}.r2.cloudflarestorage.com"
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        key = f"{prefix}{name}"
+        if isinstance(value, Mapping):
+            flat.update(_flatten(value, key + "."))
+        else:
+            flat[key] = value
+    return flat
+
+
+def _nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return nested
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Read a TOML file into dotted keys; a broken file is a ConfigError naming it."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"Cannot parse '{path}': {exc}.", f"Fix the file by hand or remove it: rm '{path}'") from exc
+    return _flatten(data)
+
+
+def check_secrets_permissions(path: Path) -> None:
+    """Refuse a secrets file that group or others can read, as ssh does."""
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if mode & 0o077:
+        raise ConfigError(
+            f"The secrets file '{path}' is readable by other users (mode {mode:04o}), so mia will not read it.",
+            f"Fix it with: chmod 600 '{path}'",
+        )
+
+
+def read_secrets(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    check_secrets_permissions(path)
+    return read_toml(path)
+
+
+def _check_keys(values: Mapping[str, Any], origin: str, *, secrets_allowed: bool) -> None:
+    for key in values:
+        spec = SPEC_BY_KEY.get(key)
+        if spec is None:
+            raise ConfigError(f"Unknown setting '{key}' in {origin}.", "See `mia config show` for the known keys.")
+        if spec.secret and not secrets_allowed:
+            raise ConfigError(
+                f"{origin} holds the secret '{key}', and config.toml is not for secrets.",
+                f"Remove it there and store it with `mia config set {key}` (kept in secrets.toml, mode 0600).",
+            )
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None, *, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve every setting from defaults, files, environment and overrides (in rising precedence)."""
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for spec in SPECS:
+        values[spec.key], sources[spec.key] = spec.default, "default"
+    config_path, secrets_path = paths.config_file(), paths.secrets_file()
+    from_config = read_toml(config_path)
+    _check_keys(from_config, f"'{config_path}'", secrets_allowed=False)
+    from_secrets = read_secrets(secrets_path)
+    _check_keys(from_secrets, f"'{secrets_path}'", secrets_allowed=True)
+    for layer, origin in ((from_config, f"config:{config_path}"), (from_secrets, f"secrets:{secrets_path}")):
+        for key, value in layer.items():
+            values[key], sources[key] = value, origin
+    for spec in SPECS:
+        for name in spec.env_names:
+            if env.get(name, "") != "":
+                values[spec.key], sources[spec.key] = env[name], f"env:{name}"
+                break
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if key not in SPEC_BY_KEY:
+            raise ConfigError(f"Unknown setting '{key}'.", "See `mia config show` for the known keys.")
+        values[key], sources[key] = value, "option"
+    if values["home"] in (None, ""):
+        values["home"] = str(paths.default_home())
+    values["home"] = str(Path(str(values["home"])).expanduser())
+    return _validate(values, sources)
+
+
+def _validate(values: dict[str, Any], sources: dict[str, str]) -> Settings:
+    try:
+        settings = Settings.model_validate({**_nest(values), "sources": sources})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        origin = sources.get(key, "default")
+        raise ConfigError(
+            f"The setting '{key}' has an invalid value {values.get(key)!r} (from {origin}): {err['msg']}.",
+            f"Set a valid value with `mia config set {key} VALUE`, or fix its source.",
+        ) from None
+    return settings
+
+
+def coerce(key: str, raw: str) -> Any:
+    """Turn a string from the command line into the TOML value of `key`, validated."""
+    spec = SPEC_BY_KEY.get(key)
+    if spec is None:
+        known = ", ".join(s.key for s in SPECS)
+        raise UsageError(f"Unknown setting '{key}'.", f"Known settings: {known}.")
+    value: Any = raw
+    if isinstance(spec.default, bool):
+        lowered = raw.strip().lower()
+        if lowered not in {"true", "false", "1", "0", "yes", "no", "on", "off"}:
+            raise UsageError(f"'{key}' takes true or false, not {raw!r}.", f"Example: mia config set {key} true")
+        value = lowered in {"true", "1", "yes", "on"}
+    elif isinstance(spec.default, int):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise UsageError(f"'{key}' takes a whole number, not {raw!r}.", None) from None
+    elif isinstance(spec.default, float) or key.startswith("prices.") or key == "research.budget_usd":
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UsageError(f"'{key}' takes a number, not {raw!r}.", None) from None
+    return value
+
+
+def _write_atomic(path: Path, text: str, mode: int) -> None:
+    """Write `text` to `path` through a temporary file in the same folder, created with `mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def set_value(key: str, raw: str) -> Path:
+    """Store one setting in config.toml, or in secrets.toml (mode 0600) if it is secret."""
+    import tomli_w
+
+    value = coerce(key, raw)
+    spec = SPEC_BY_KEY[key]
+    path = paths.secrets_file() if spec.secret else paths.config_file()
+    current = read_secrets(path) if spec.secret else read_toml(path)
+    current[key] = value
+    merged = {s.key: s.default for s in SPECS} | current | {key: value}
+    merged["home"] = merged["home"] or str(paths.default_home())
+    _validate(merged, {k: "new value" for k in merged})
+    _write_atomic(path, tomli_w.dumps(_nest(current)), 0o600 if spec.secret else 0o644)
+    return path
+
+
+def unset_value(key: str) -> Path:
+    """Remove one setting from the file that holds it."""
+    import tomli_w
+
+    if key not in SPEC_BY_KEY:
+        raise UsageError(f"Unknown setting '{key}'.", "See `mia config show` for the known keys.")
+    spec = SPEC_BY_KEY[key]
+    path = paths.secrets_file() if spec.secret else paths.config_file()
+    current = read_secrets(path) if spec.secret else read_toml(path)
+    current.pop(key, None)
+    _write_atomic(path, tomli_w.dumps(_nest(current)), 0o600 if spec.secret else 0o644)
+    return path
+
+
+def mask(value: str) -> str:
+    """Show that a secret is set without showing it."""
+    return "****" if value else ""
+
+
+def describe(settings: Settings) -> list[dict[str, Any]]:
+    """Every setting as {key, value, source, secret}, secrets masked."""
+    rows = []
+    for spec in SPECS:
+        value = settings.value(spec.key)
+        if isinstance(value, SecretStr):
+            value = mask(value.get_secret_value())
+        elif isinstance(value, Path):
+            value = str(value)
+        rows.append({"key": spec.key, "value": value, "source": settings.sources.get(spec.key, "default"),
+                     "secret": spec.secret, "env": spec.env_names[0], "help": spec.help})
+    return rows

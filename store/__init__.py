@@ -1,0 +1,1 @@
+"""The SQLite registry, the workspace folder and the R2 mirror."""

@@ -1,0 +1,211 @@
+"""The registry: one SQLite file, opened through one function that applies migrations.
+
+Rules (RELIABILITY.md §2): WAL, busy_timeout, foreign keys on, default (legacy) transaction
+control so sqlite-utils accepts the connection, and every write that reads first inside
+``BEGIN IMMEDIATE`` so two processes never double-claim anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from mia.errors import RegistryError
+
+BUSY_TIMEOUT_MS = 10_000
+
+migrations = Migrations("mia")
+
+
+def utcnow() -> str:
+    """Now, as the ISO-8601 UTC text every timestamp in the registry uses."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@migrations()
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE agents (
+            id TEXT PRIMARY KEY,
+            slug TEXT NOT NULL UNIQUE,
+            question TEXT NOT NULL,
+            status TEXT NOT NULL,
+            parent_id TEXT REFERENCES agents(id) ON DELETE SET NULL,
+            sources TEXT NOT NULL,
+            depth TEXT NOT NULL,
+            model TEXT NOT NULL,
+            budget_usd REAL NOT NULL,
+            report_version INTEGER NOT NULL DEFAULT 0,
+            last_run_id TEXT,
+            last_run_at TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""")
+    db.execute("""
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            params_json TEXT NOT NULL,
+            code_version TEXT NOT NULL,
+            status TEXT NOT NULL,
+            stage TEXT,
+            outcome TEXT,
+            origin TEXT NOT NULL DEFAULT 'local',
+            owner TEXT,
+            lease_until TEXT,
+            wake_at TEXT,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            finished_at TEXT)""")
+    db.execute("CREATE INDEX runs_by_status ON runs(status, lease_until)")
+    db.execute("CREATE INDEX runs_by_agent ON runs(agent_id, created_at)")
+    db.execute("""
+        CREATE TABLE run_steps (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            step_key TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            attempt INTEGER NOT NULL,
+            output_json TEXT,
+            error TEXT,
+            started_at TEXT,
+            finished_at TEXT,
+            PRIMARY KEY (run_id, step_key))""")
+    db.execute("""
+        CREATE TABLE usage (
+            id INTEGER PRIMARY KEY,
+            run_id TEXT REFERENCES runs(id) ON DELETE CASCADE,
+            agent_id TEXT REFERENCES agents(id) ON DELETE CASCADE,
+            step_key TEXT,
+            service TEXT NOT NULL,
+            model TEXT,
+            input_tokens INTEGER NOT NULL DEFAULT 0,
+            output_tokens INTEGER NOT NULL DEFAULT 0,
+            neurons REAL NOT NULL DEFAULT 0,
+            cost_usd REAL NOT NULL DEFAULT 0,
+            latency_ms INTEGER NOT NULL DEFAULT 0,
+            requests INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX usage_by_run ON usage(run_id)")
+    db.execute("CREATE INDEX usage_by_agent ON usage(agent_id)")
+    db.execute("""
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            title TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""")
+    db.execute("""
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            role TEXT NOT NULL,
+            content TEXT NOT NULL,
+            tool_calls_json TEXT,
+            created_at TEXT NOT NULL)""")
+    db.execute("CREATE INDEX messages_by_conversation ON messages(conversation_id, id)")
+    db.execute("""
+        CREATE TABLE triggers (
+            id INTEGER PRIMARY KEY,
+            agent_id TEXT NOT NULL REFERENCES agents(id) ON DELETE CASCADE,
+            kind TEXT NOT NULL,
+            spec TEXT NOT NULL,
+            tz TEXT NOT NULL DEFAULT 'UTC',
+            instruction TEXT NOT NULL DEFAULT '',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            next_due TEXT,
+            last_slot TEXT,
+            deployed INTEGER NOT NULL DEFAULT 0,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (agent_id, kind, spec, tz, instruction))""")
+    db.execute("CREATE INDEX triggers_due ON triggers(enabled, next_due)")
+    db.execute("""
+        CREATE TABLE trigger_fires (
+            trigger_id INTEGER NOT NULL REFERENCES triggers(id) ON DELETE CASCADE,
+            slot TEXT NOT NULL,
+            run_id TEXT,
+            claimed_by TEXT,
+            claimed_at TEXT NOT NULL,
+            coalesced INTEGER NOT NULL DEFAULT 1,
+            PRIMARY KEY (trigger_id, slot))""")
+
+
+class Registry:
+    """A connection to the registry with the transaction helpers mia's rules need."""
+
+    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
+        self.db = db
+        self.path = path
+        # One connection may be shared by a run's worker threads; transactions must not interleave.
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A short `BEGIN IMMEDIATE` transaction: the write lock is taken before anything is read."""
+        conn = self.db.conn
+        with self._lock:
+            if conn.in_transaction:  # nested use joins the open transaction
+                yield self.db
+                return
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                conn.rollback()
+                raise
+            else:
+                conn.commit()
+
+    def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
+        """Rows as dicts (reads only; writes go through `write()`)."""
+        with self._lock:
+            return list(self.db.query(sql, params))
+
+    def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
+        rows = self.query(sql, params)
+        return rows[0] if rows else None
+
+    def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
+        """Run one write statement in its own IMMEDIATE transaction unless one is open."""
+        with self.write() as db:
+            return db.execute(sql, params)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def open_registry(path: Path) -> Registry:
+    """Open (creating if needed) the registry at `path` and bring its schema up to date."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    except (OSError, sqlite3.Error) as exc:
+        raise RegistryError(f"Cannot open the registry '{path}': {exc}.",
+                            "Check that MIA_HOME points at a writable folder.") from None
+    db = sqlite_utils.Database(conn)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("PRAGMA synchronous = NORMAL")
+        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            db.execute("PRAGMA journal_mode = WAL")
+        registry = Registry(db, path)
+        if migrations.pending(db):
+            # Serialise migrations between processes; sqlite-utils nests its own atomic() as savepoints.
+            with registry.write():
+                migrations.apply(db)
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise RegistryError(f"The registry '{path}' cannot be used: {exc}.",
+                            "If it is not a mia registry, point MIA_HOME elsewhere.") from None
+    return registry

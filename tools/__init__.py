@@ -1,0 +1,1 @@
+"""Clients of remote services and the tools agents may call."""
