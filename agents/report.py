@@ -1,0 +1,159 @@
+"""Citation verification and the Markdown mia writes: reports, source lists, digests."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+
+from mia.models import Source
+
+CITATION_RE = re.compile(r"\[(\d{1,4}(?:\s*[,;\u2013-]\s*\d{1,4})*)\](?!\()")
+REFERENCE_HEADING_RE = re.compile(r"^#{1,4}\s*(references|sources|bibliography|citations)\s*:?\s*$",
+                                  re.IGNORECASE | re.MULTILINE)
+THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
+REMOVED_MARK = " *(citation removed: not a retrieved source)*"
+KIND_LABEL = {"web": "Web", "pubmed": "PubMed", "europepmc": "Europe PMC", "trial": "ClinicalTrials.gov",
+              "correspondence": "Correspondence"}
+PHASE_ORDER = ["PHASE4", "PHASE3", "PHASE2", "PHASE1", "EARLY_PHASE1", "NA"]
+
+
+@dataclass
+class Verified:
+    """The report body after verification, and what was taken out."""
+
+    text: str
+    cited: list[int]
+    removed: int
+    removed_numbers: list[int]
+
+
+def _expand(group: str) -> list[int]:
+    numbers: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", group.strip()):
+        bounds = re.split(r"\s*[\u2013-]\s*", part)
+        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
+            low, high = int(bounds[0]), int(bounds[1])
+            numbers.extend(range(low, high + 1) if 0 < high - low <= 20 else [low, high])
+        elif part.isdigit():
+            numbers.append(int(part))
+    return numbers
+
+
+def clean_body(text: str) -> str:
+    """Drop <think> blocks, a leading title and any reference list the model wrote itself."""
+    text = THINK_RE.sub("", text).strip()
+    match = REFERENCE_HEADING_RE.search(text)
+    if match:
+        text = text[: match.start()].rstrip()
+    lines = text.splitlines()
+    if lines and lines[0].startswith("# "):
+        text = "\n".join(lines[1:]).lstrip()
+    return text
+
+
+def verify_citations(text: str, valid: set[int]) -> Verified:
+    """Keep citations to retrieved sources; remove the rest and mark where they were."""
+    cited: list[int] = []
+    removed: list[int] = []
+
+    def replace(match: re.Match[str]) -> str:
+        numbers = _expand(match.group(1))
+        good = [n for n in numbers if n in valid]
+        bad = [n for n in numbers if n not in valid]
+        removed.extend(bad)
+        for n in good:
+            if n not in cited:
+                cited.append(n)
+        kept = "".join(f"[{n}]" for n in good)
+        return kept + (REMOVED_MARK if bad and not good else "")
+
+    body = CITATION_RE.sub(replace, text)
+    return Verified(text=body, cited=cited, removed=len(removed), removed_numbers=removed)
+
+
+def source_entry(source: Source) -> str:
+    """One line of the numbered source list."""
+    facts: list[str] = [KIND_LABEL.get(source.kind, source.kind)]
+    if source.identifier:
+        prefix = {"pubmed": "PMID ", "europepmc": ""}.get(source.kind, "")
+        facts.append(f"{prefix}{source.identifier}")
+    if source.phases:
+        facts.append(", ".join(p.replace("PHASE", "Phase ").replace("EARLY_Phase ", "Early phase ")
+                               for p in source.phases))
+    if source.status:
+        facts.append(source.status.replace("_", " ").capitalize())
+    if source.sponsor:
+        facts.append(source.sponsor)
+    if source.date:
+        facts.append(source.date)
+    title = source.title.replace("[", "(").replace("]", ")")
+    return f"[{source.number}] [{title}]({source.url}) — {'; '.join(facts)}"
+
+
+def render_report(*, question: str, header: str, body: str, sources: list[Source], cited: list[int],
+                  removed: int, notes: list[str]) -> str:
+    """The final report: title, header line, notes, body, and the numbered list of cited sources."""
+    by_number = {s.number: s for s in sources}
+    cited_sources = [by_number[n] for n in sorted(cited) if n in by_number]
+    parts = [f"# {question}", "", f"_{header}_", ""]
+    if removed:
+        parts += [f"> **Citation check:** mia removed {removed} citation(s) to sources this run never "
+                  "retrieved; the places are marked in the text.", ""]
+    for note in notes:
+        parts += [f"> {note}", ""]
+    parts += [body.strip(), "", "## Sources", ""]
+    parts += [source_entry(s) for s in cited_sources] or ["_No sources were cited._"]
+    uncited = len(sources) - len(cited_sources)
+    if uncited > 0:
+        parts += ["", f"_{uncited} more retrieved source(s) are listed in sources.json._"]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _phase_key(source: Source) -> str:
+    for phase in PHASE_ORDER:
+        if phase in source.phases:
+            return phase
+    return "NA"
+
+
+def render_digest(*, question: str, header: str, sources: list[Source], notes: list[str]) -> str:
+    """A source digest without an LLM: trials by phase and status, recent papers, web results."""
+    parts = [f"# Source digest: {question}", "", f"_{header}_", ""]
+    parts += [f"> {note}" for note in notes] + [""]
+    trials = [s for s in sources if s.kind == "trial"]
+    papers = sorted((s for s in sources if s.kind in ("pubmed", "europepmc")),
+                    key=lambda s: s.date or "", reverse=True)
+    web = [s for s in sources if s.kind == "web"]
+    if trials:
+        parts += [f"## Clinical trials ({len(trials)})", ""]
+        grouped: dict[str, list[Source]] = defaultdict(list)
+        for trial in trials:
+            grouped[_phase_key(trial)].append(trial)
+        for phase in PHASE_ORDER:
+            if phase not in grouped:
+                continue
+            label = "Phase not applicable" if phase == "NA" else phase.replace("PHASE", "Phase ").replace(
+                "EARLY_Phase ", "Early phase ")
+            parts += [f"### {label}", ""]
+            for trial in sorted(grouped[phase], key=lambda t: (t.status or "", t.identifier or "")):
+                status = (trial.status or "unknown").replace("_", " ").lower()
+                sponsor = f" · {trial.sponsor}" if trial.sponsor else ""
+                parts.append(f"- **{status}** — [{trial.title}]({trial.url}) · {trial.identifier}{sponsor}")
+            parts.append("")
+    if papers:
+        parts += [f"## Recent papers ({len(papers)})", ""]
+        for paper in papers:
+            ident = f"PMID {paper.identifier}" if paper.kind == "pubmed" else (paper.identifier or "")
+            parts.append(f"- [{paper.title}]({paper.url}) — {paper.date or 'undated'} · {ident}")
+        parts.append("")
+    if web:
+        parts += [f"## Web ({len(web)})", ""]
+        parts += [f"- [{s.title}]({s.url})" + (f" — {s.date}" if s.date else "") for s in web]
+        parts.append("")
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def count_by_kind(sources: list[Source]) -> str:
+    counts = Counter(KIND_LABEL.get(s.kind, s.kind) for s in sources)
+    return ", ".join(f"{name} {n}" for name, n in counts.most_common())

@@ -1,0 +1,265 @@
+"""The research pipeline as durable steps: plan -> search -> extract -> synthesize -> verify -> write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from mia.agents import prompts
+from mia.agents.budget import Budget
+from mia.agents.engine import RunContext
+from mia.agents.llm import LLMClient, LLMOutputError
+from mia.agents.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
+from mia.errors import BudgetExceeded, ServiceError
+from mia.models import Source, Usage
+from mia.store import runs as run_store
+from mia.tools.search import SearchClient, SearchResult
+
+PIPELINE_VERSION = "research/1"
+PLAN_MAX_TOKENS = 1024
+EXTRACT_MAX_TOKENS = 1536
+SOURCES_PER_EXTRACT = 8
+SYNTH_INPUT_TOKENS_GUESS = 6000
+
+EventSink = Callable[[str, dict[str, Any]], None]
+
+
+@dataclass
+class RunOutput:
+    """What a finished research run produced (the `write` step's stored output)."""
+
+    outcome: str  # complete | cut_short | digest | no_sources
+    report: str
+    files: dict[str, str]
+    sources: int
+    citations_removed: int
+    notices: list[str] = field(default_factory=list)
+
+
+class ResearchPipeline:
+    """One research run's body, given its clients; deterministic given stored step outputs."""
+
+    def __init__(self, *, params: dict[str, Any], llm: LLMClient | None, clients: dict[str, SearchClient],
+                 write_files: Callable[[dict[str, Any]], dict[str, str]], budget: Budget,
+                 concurrency: int, on_event: EventSink) -> None:
+        self.params = params
+        self.llm = llm
+        self.clients = clients
+        self.write_files = write_files
+        self.budget = budget
+        self.concurrency = concurrency
+        self.emit = on_event
+        self.notices: list[str] = list(params.get("notices", []))
+
+    # --- the body -------------------------------------------------------------------------
+
+    def __call__(self, ctx: RunContext) -> RunOutput:
+        question = self.params["question"]
+        self._stage(ctx, "planning")
+        plan = self._plan(ctx) if self.llm else [{"question": question, "query": question}]
+        self._stage(ctx, "searching")
+        sources, by_subq = self._search(ctx, plan)
+        self.emit("sources", {"count": len(sources)})
+        claims: list[dict[str, Any]] = []
+        body: str | None = None
+        if sources and self.llm:
+            self._stage(ctx, "extracting")
+            claims = self._extract(ctx, plan, sources, by_subq)
+            self._stage(ctx, "writing")
+            body = self._synthesize(ctx, sources, claims)
+        self._stage(ctx, "verifying")
+        result = ctx.step("verify", lambda: self._verify(sources, body))
+        out = ctx.step("write", lambda: self._write(plan, sources, claims, result))
+        return RunOutput(**out)
+
+    def _stage(self, ctx: RunContext, stage: str) -> None:
+        ctx.set_stage(stage)
+        self.emit("stage", {"stage": stage})
+
+    def _paid(self, ctx: RunContext, usage: Usage, step_key: str) -> None:
+        ctx.record_usage(usage, step_key)
+        self.budget.charge(usage.cost_usd)
+        self.emit("usage", {"cost_usd": self.budget.spent, "tokens": usage.input_tokens + usage.output_tokens})
+
+    # --- plan -----------------------------------------------------------------------------
+
+    def _plan(self, ctx: RunContext) -> list[dict[str, str]]:
+        assert self.llm is not None
+        llm = self.llm
+        n = prompts.DEPTHS[self.params["depth"]]["sub_questions"]
+        messages = prompts.plan_messages(self.params["question"], n)
+
+        def plan() -> list[dict[str, str]]:
+            self.budget.require(llm.estimate_cost(messages, PLAN_MAX_TOKENS), what="planning")
+            result, responses = llm.structured(messages, prompts.ResearchPlan, max_tokens=PLAN_MAX_TOKENS)
+            for response in responses:
+                self._paid(ctx, response.usage, "plan")
+            return [sq.model_dump() for sq in result.sub_questions[: max(n, 1)]]
+
+        return ctx.step("plan", plan)
+
+    # --- search ---------------------------------------------------------------------------
+
+    def _search(self, ctx: RunContext, plan: list[dict[str, str]]) -> tuple[list[Source], dict[int, list[int]]]:
+        results_per = prompts.DEPTHS[self.params["depth"]]["results"]
+        tasks = [(i, name, sq["query"]) for i, sq in enumerate(plan) for name in self.clients]
+        done = 0
+
+        def one(task: tuple[int, str, str]) -> dict[str, Any] | None:
+            nonlocal done
+            i, name, query = task
+            key = f"search/{name}/{i}"
+            try:
+                output = ctx.step(key, lambda: self._search_call(ctx, key, name, query, results_per))
+            except BudgetExceeded:
+                self._notice(f"Budget reached: skipped the {self.clients[name].service} search for '{query}'.")
+                return None
+            except ServiceError as exc:
+                self._notice(f"{self.clients[name].service} search failed and was skipped: {exc.message}")
+                return None
+            done += 1
+            self.emit("search", {"done": done, "total": len(tasks)})
+            return output
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="search") as pool:
+            outputs = list(pool.map(one, tasks))
+        return collate(tasks, outputs)
+
+    def _search_call(self, ctx: RunContext, key: str, name: str, query: str, n: int) -> dict[str, Any]:
+        client = self.clients[name]
+        price = getattr(client, "price_per_request", 0.0)
+        if price:
+            self.budget.require(price, reserve_usd=self._synthesis_reserve(), what=f"a {client.service} search")
+        result: SearchResult = client.search(query, max_results=n)
+        self._paid(ctx, result.usage, key)
+        return {"sources": [s.model_dump(mode="json") for s in result.sources]}
+
+    def _synthesis_reserve(self) -> float:
+        if not self.llm:
+            return 0.0
+        return self.llm.estimate_cost_tokens(SYNTH_INPUT_TOKENS_GUESS, self.llm.max_tokens)
+
+    # --- extract --------------------------------------------------------------------------
+
+    def _extract(self, ctx: RunContext, plan: list[dict[str, str]], sources: list[Source],
+                 by_subq: dict[int, list[int]]) -> list[dict[str, Any]]:
+        by_number = {s.number: s for s in sources}
+
+        def one(i: int) -> list[dict[str, Any]]:
+            numbers = by_subq.get(i, [])[:SOURCES_PER_EXTRACT]
+            if not numbers:
+                return []
+            batch = [by_number[n] for n in numbers]
+            try:
+                return ctx.step(f"extract/{i}", lambda: self._extract_call(ctx, i, plan[i]["question"], batch))
+            except BudgetExceeded:
+                self._notice(f"Budget reached: evidence for sub-question {i + 1} was not extracted.")
+            except LLMOutputError as exc:
+                self._notice(f"Evidence for sub-question {i + 1} was skipped: {exc.message}")
+            return []
+
+        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="extract") as pool:
+            per_subq = list(pool.map(one, range(len(plan))))
+        return [claim for claims in per_subq for claim in claims]
+
+    def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source]) -> list[dict[str, Any]]:
+        assert self.llm is not None
+        messages = prompts.extract_messages(self.params["question"], sub_question, batch)
+        self.budget.require(self.llm.estimate_cost(messages, EXTRACT_MAX_TOKENS),
+                            reserve_usd=self._synthesis_reserve(), what="evidence extraction")
+        result, responses = self.llm.structured(messages, prompts.Extraction, max_tokens=EXTRACT_MAX_TOKENS)
+        for response in responses:
+            self._paid(ctx, response.usage, f"extract/{i}")
+        allowed = {s.number for s in batch}
+        return [{**c.model_dump(), "sub_question": i} for c in result.claims if c.source in allowed]
+
+    # --- synthesize, verify, write --------------------------------------------------------
+
+    def _synthesize(self, ctx: RunContext, sources: list[Source], claims: list[dict[str, Any]]) -> str | None:
+        assert self.llm is not None
+        llm = self.llm
+        messages = prompts.synth_messages(self.params["question"], claims, sources, self.params.get("instruction"))
+
+        def synthesize() -> str:
+            self.budget.require(llm.estimate_cost(messages, llm.max_tokens), what="writing the report")
+            response = llm.stream(messages, on_text=lambda piece: self.emit("text", {"text": piece}))
+            self._paid(ctx, response.usage, "synthesize")
+            return response.text
+
+        try:
+            return ctx.step("synthesize", synthesize)
+        except BudgetExceeded:
+            self._notice("Budget reached before the report could be written: this is a digest of the sources.")
+            return None
+
+    def _verify(self, sources: list[Source], body: str | None) -> dict[str, Any]:
+        if body is None:
+            return {"body": None, "cited": [], "removed": 0}
+        verified = verify_citations(clean_body(body), {s.number for s in sources if s.number is not None})
+        return {"body": verified.text, "cited": verified.cited, "removed": verified.removed}
+
+    def _write(self, plan: list[dict[str, str]], sources: list[Source], claims: list[dict[str, Any]],
+               verified: dict[str, Any]) -> dict[str, Any]:
+        outcome = self._outcome(sources, verified)
+        header = self._header(sources)
+        notes = list(self.notices)
+        if outcome == "no_sources":
+            report = render_digest(question=self.params["question"], header=header, sources=[], notes=notes + [
+                "No source returned anything for this question, so mia wrote no report: an answer without "
+                "sources would be ungrounded. Try broader wording, or other --sources."])
+        elif verified["body"] is None:
+            if not self.llm:
+                notes.append(self.params.get("digest_notice", "Not synthesized: no LLM is configured."))
+            report = render_digest(question=self.params["question"], header=header, sources=sources, notes=notes)
+        else:
+            if outcome == "cut_short":
+                notes.append("This report was cut short by the budget: some searches or evidence were skipped.")
+            report = render_report(question=self.params["question"], header=header, body=verified["body"],
+                                   sources=sources, cited=verified["cited"], removed=verified["removed"],
+                                   notes=notes)
+        files = self.write_files({"report": report, "plan": plan, "claims": claims, "outcome": outcome,
+                                  "sources": [s.model_dump(mode="json") for s in sources]})
+        return {"outcome": outcome, "report": report, "files": files, "sources": len(sources),
+                "citations_removed": verified["removed"], "notices": notes}
+
+    def _outcome(self, sources: list[Source], verified: dict[str, Any]) -> str:
+        if not sources:
+            return "no_sources"
+        if self.budget.cut_short:
+            return "cut_short"
+        return "complete" if self.llm else "digest"
+
+    def _header(self, sources: list[Source]) -> str:
+        p = self.params
+        kinds = count_by_kind(sources) or "none"
+        return (f"Research agent {p['slug']} · report v{p['report_version']} · {p['date']} · "
+                f"{len(sources)} sources ({kinds})")
+
+    def _notice(self, message: str) -> None:
+        if message not in self.notices:
+            self.notices.append(message)
+            self.emit("notice", {"message": message})
+
+
+def collate(tasks: list[tuple[int, str, str]], outputs: list[dict[str, Any] | None]
+            ) -> tuple[list[Source], dict[int, list[int]]]:
+    """Number the sources once each (first seen wins) and remember which sub-question found which."""
+    numbered: dict[str, Source] = {}
+    by_subq: dict[int, list[int]] = {}
+    for (i, _name, _query), output in zip(tasks, outputs, strict=True):
+        for raw in (output or {}).get("sources", []):
+            source = Source.model_validate(raw)
+            key = source.dedupe_key
+            if key not in numbered:
+                source.number = len(numbered) + 1
+                numbered[key] = source
+            number = numbered[key].number
+            assert number is not None
+            if number not in by_subq.setdefault(i, []):
+                by_subq[i].append(number)
+    return list(numbered.values()), by_subq
+
+
+__all__ = ["PIPELINE_VERSION", "ResearchPipeline", "RunOutput", "collate", "run_store"]

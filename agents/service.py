@@ -1,0 +1,213 @@
+"""Spawning and resuming research agents: input checks, records, clients, the run, the files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mia import __version__
+from mia.agents.budget import Budget
+from mia.agents.engine import execute
+from mia.agents.llm import LLMClient
+from mia.agents.research import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
+from mia.errors import MiaError, MissingCredentialError, RunConflict, UsageError
+from mia.settings import ALL_SOURCES, Settings
+from mia.store import agents as agent_store
+from mia.store import runs as run_store
+from mia.store.db import Registry
+from mia.store.workspace import Workspace, write_atomic, write_json
+from mia.tools.search import SOURCE_NAMES, build_search_clients
+
+MAX_QUESTION_CHARS = 4000
+STATUS_BY_OUTCOME = {"complete": "done", "cut_short": "cut_short", "digest": "digest", "no_sources": "no_sources"}
+DIGEST_NOTICE = ("Not synthesized: no LLM is configured, so this is a digest of what the literature sources "
+                 "returned for the question as typed. Set cloudflare.account_id and cloudflare.api_token "
+                 "(or CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN) for the full cited report.")
+
+
+@dataclass
+class ResearchRequest:
+    """A validated `mia research` request."""
+
+    question: str
+    sources: list[str]
+    depth: str
+    budget_usd: float
+    model: str | None = None
+    name: str | None = None
+    sources_explicit: bool = False
+
+
+@dataclass
+class ResearchResult:
+    """How a run ended, for the front ends."""
+
+    agent: agent_store.AgentRecord
+    run_id: str
+    status: str
+    report: str
+    report_path: Path
+    sources: int
+    citations_removed: int
+    usage: dict[str, float]
+    notices: list[str] = field(default_factory=list)
+
+
+def validate_request(settings: Settings, *, question: str, sources: str | None, depth: str | None,
+                     budget: float | None, model: str | None, name: str | None) -> ResearchRequest:
+    """Check the user's input before anything is written; every problem is a UsageError with a fix."""
+    question = question.strip()
+    if not question:
+        raise UsageError("The research question is empty.", 'Ask something, e.g.: mia research "DMD treatments"')
+    if len(question) > MAX_QUESTION_CHARS:
+        raise UsageError(
+            f"The research question is {len(question):,} characters long; mia takes at most {MAX_QUESTION_CHARS:,}.",
+            "Ask a focused question; put background material in a file and summarise it in the question.")
+    names = [s.strip().lower() for s in (sources or settings.research.sources).split(",") if s.strip()]
+    unknown = [s for s in names if s not in SOURCE_NAMES]
+    if unknown or not names:
+        raise UsageError(f"Unknown source {', '.join(repr(u) for u in unknown) or '(none given)'}.",
+                         f"Choose from: {', '.join(ALL_SOURCES)} (comma-separated).")
+    depth = depth or settings.research.depth
+    if depth not in ("quick", "standard", "deep"):
+        raise UsageError(f"Unknown depth '{depth}'.", "Choose quick, standard or deep.")
+    budget_usd = settings.research.budget_usd if budget is None else budget
+    if budget_usd < 0:
+        raise UsageError(f"The budget must not be negative (got {budget_usd}).", "Example: --budget 0.50")
+    if name is not None:
+        agent_store.check_slug(name)
+    if model is not None and not model.strip():
+        raise UsageError("--model is empty.", "Give a model id, e.g. @cf/meta/llama-3.3-70b-instruct-fp8-fast")
+    return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,
+                           budget_usd=budget_usd, model=model, name=name, sources_explicit=sources is not None)
+
+
+def _llm_or_none(settings: Settings, http: httpx.Client, request_model: str | None) -> LLMClient | None:
+    """The LLM client; None (digest mode) only when no LLM is configured at all and none was asked for."""
+    cf = settings.cloudflare
+    unconfigured = (settings.llm.provider == "workers-ai" and not cf.account_id
+                    and not settings.secret("cloudflare.api_token"))
+    if unconfigured and request_model is None:
+        return None
+    return LLMClient.from_settings(settings, http, model=request_model)
+
+
+class AgentFiles:
+    """Writes a run's files into the agent's folder, atomically and idempotently."""
+
+    def __init__(self, workspace: Workspace, slug: str, version: int, run_id: str) -> None:
+        self.dir = workspace.agent_dir(slug)
+        self.version, self.run_id = version, run_id
+
+    def __call__(self, data: dict[str, Any]) -> dict[str, str]:
+        report_path = self.dir / "report.md"
+        write_atomic(self.dir / "reports" / f"v{self.version}.md", data["report"])
+        write_json(self.dir / "sources.json", data["sources"])
+        write_json(self.dir / "plan.json", data["plan"])
+        write_json(self.dir / "evidence" / "claims.json", data["claims"])
+        lines = [f"- {c['claim']} [{c['source']}]" + (f' — "{c["quote"]}"' if c.get("quote") else "")
+                 for c in data["claims"]]
+        write_atomic(self.dir / "evidence" / "evidence.md", "# Evidence\n\n" + "\n".join(lines) + "\n")
+        write_atomic(report_path, data["report"])
+        return {"report": str(report_path), "version": str(self.dir / "reports" / f"v{self.version}.md")}
+
+
+def spawn_research(settings: Settings, registry: Registry, request: ResearchRequest, *, http: httpx.Client,
+                   on_event: EventSink) -> ResearchResult:
+    """Create the agent and its first run, then execute it; an early failure leaves nothing behind."""
+    llm = _llm_or_none(settings, http, request.model)
+    clients, notices = build_search_clients(settings, http, request.sources)
+    if request.sources_explicit and "web" in request.sources and "web" not in clients:
+        raise MissingCredentialError(
+            "The web source needs a Perplexity API key, and none is set.",
+            "Set it with `mia config set perplexity.api_key` (you will be prompted) or export PERPLEXITY_API_KEY.")
+    if llm is None:
+        notices.append("No LLM configured: writing a source digest instead of a synthesized report.")
+    workspace = Workspace(settings.workspace_root)
+    agent = agent_store.create_agent(
+        registry, question=request.question, sources=request.sources, depth=request.depth,
+        model=llm.model if llm else "", budget_usd=request.budget_usd, slug=request.name)
+    params = {"question": request.question, "slug": agent.slug, "depth": request.depth,
+              "sources": request.sources, "report_version": 1, "notices": notices,
+              "date": datetime.now(UTC).date().isoformat(), "mode": "full" if llm else "digest",
+              "digest_notice": DIGEST_NOTICE}
+    run = run_store.create_run(registry, agent_id=agent.id, kind="research", params=params,
+                               code_version=f"{__version__}/{PIPELINE_VERSION}")
+    for notice in notices:
+        on_event("notice", {"message": notice})
+    try:
+        return _execute(settings, registry, workspace, agent, run.id, llm, clients, on_event)
+    except MiaError:
+        if not any(s["status"] == "done" for s in run_store.run_steps(registry, run.id)):
+            agent_store.delete_agent(registry, agent.id)  # nothing was learned: leave no half-made agent
+            workspace.remove_agent(agent.slug)
+        raise
+
+
+def resume_research(settings: Settings, registry: Registry, ref: str, *, http: httpx.Client,
+                    on_event: EventSink) -> ResearchResult:
+    """Continue an agent's unfinished run; finished steps are not repeated."""
+    agent = agent_store.get_agent(registry, ref)
+    run = run_store.latest_run(registry, agent.id)
+    if run is None or run.status in run_store.CLOSED:
+        raise RunConflict(f"Agent '{agent.slug}' has no unfinished run to resume.",
+                          f"Its report is at `mia agents show {agent.slug}`.")
+    if not run.code_version.endswith(PIPELINE_VERSION):
+        raise RunConflict(f"This run was started by another version of the pipeline ({run.code_version}).",
+                          "Start a new run with `mia research`.")
+    params = run.params
+    llm = LLMClient.from_settings(settings, http, model=agent.model) if params["mode"] == "full" else None
+    clients, _ = build_search_clients(settings, http, params["sources"])
+    return _execute(settings, registry, Workspace(settings.workspace_root), agent, run.id, llm, clients, on_event)
+
+
+def _execute(settings: Settings, registry: Registry, workspace: Workspace, agent: agent_store.AgentRecord,
+             run_id: str, llm: LLMClient | None, clients: dict[str, Any], on_event: EventSink) -> ResearchResult:
+    run = run_store.get_run(registry, run_id)
+    params = run.params
+    spent = run_store.run_spend(registry, run_id)["cost_usd"]
+    pipeline = ResearchPipeline(
+        params=params, llm=llm, clients=clients, budget=Budget(agent.budget_usd, spent),
+        write_files=AgentFiles(workspace, agent.slug, params["report_version"], run_id),
+        concurrency=settings.research.concurrency, on_event=on_event)
+    stage_status: Callable[[str, dict[str, Any]], None] = _status_updater(registry, agent.id, on_event)
+    pipeline.emit = stage_status
+    agent_store.set_status(registry, agent.id, "running", last_run_id=run_id, last_run_at=run.created_at)
+    try:
+        output: RunOutput = execute(registry, run_id, pipeline)
+    except MiaError as exc:
+        agent_store.set_status(registry, agent.id, "failed")
+        exc.hint = exc.hint or f"Resume with `mia agents resume {agent.slug}` once the cause is fixed."
+        raise
+    status = STATUS_BY_OUTCOME[output.outcome]
+    run_store.finish_run(registry, run_id, status="succeeded", outcome=output.outcome)
+    agent_store.set_status(registry, agent.id, status, report_version=params["report_version"])
+    _write_run_record(workspace, agent.slug, run_id, params, output, run_store.run_spend(registry, run_id))
+    return ResearchResult(
+        agent=agent_store.get_agent(registry, agent.id), run_id=run_id, status=status, report=output.report,
+        report_path=Path(output.files["report"]), sources=output.sources,
+        citations_removed=output.citations_removed, usage=run_store.run_spend(registry, run_id),
+        notices=output.notices)
+
+
+def _status_updater(registry: Registry, agent_id: str, on_event: EventSink) -> EventSink:
+    def handle(kind: str, data: dict[str, Any]) -> None:
+        if kind == "stage":
+            agent_store.set_status(registry, agent_id, data["stage"])
+        on_event(kind, data)
+
+    return handle
+
+
+def _write_run_record(workspace: Workspace, slug: str, run_id: str, params: dict[str, Any], output: RunOutput,
+                      usage: dict[str, float]) -> None:
+    record = {"run_id": run_id, "question": params["question"], "report_version": params["report_version"],
+              "outcome": output.outcome, "sources": output.sources, "citations_removed": output.citations_removed,
+              "usage": usage, "notices": output.notices}
+    write_atomic(workspace.agent_dir(slug) / "runs" / f"{run_id}.json", json.dumps(record, indent=2) + "\n")

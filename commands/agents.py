@@ -1,0 +1,115 @@
+"""`mia agents`: list, show, delete and resume research agents."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mia.commands.common import err_console, open_state, out_console, print_json
+
+if TYPE_CHECKING:
+    from mia.settings import Settings
+    from mia.store.agents import AgentRecord
+    from mia.store.db import Registry
+
+app = typer.Typer(help="List, inspect, resume and delete research agents.", no_args_is_help=True)
+
+
+def agent_json(settings: Settings, registry: Registry, agent: AgentRecord) -> dict[str, Any]:
+    """The stable JSON shape of one agent (documented in the README)."""
+    from mia.store.workspace import Workspace
+
+    spend = registry.one("SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id = ?", (agent.id,))
+    report = Workspace(settings.workspace_root).agent_dir(agent.slug) / "report.md"
+    return {
+        "id": agent.id, "name": agent.slug, "question": agent.question, "status": agent.status,
+        "sources": agent.source_list, "depth": agent.depth, "model": agent.model or None,
+        "budget_usd": agent.budget_usd, "cost_usd": round(float((spend or {"cost": 0})["cost"]), 6),
+        "report_version": agent.report_version, "report_path": str(report) if report.exists() else None,
+        "last_run_id": agent.last_run_id, "last_run_at": agent.last_run_at, "created_at": agent.created_at,
+    }
+
+
+@app.command("list")
+def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List research agents with their status and cost."""
+    from mia.store.agents import list_agents
+
+    settings, registry = open_state()
+    rows = [agent_json(settings, registry, a) for a in list_agents(registry)]
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        err_console().print('No research agents yet. Start one with: mia research "DMD treatments"')
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("name", "status", "report", "cost", "last run", "question"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        version = f"v{r['report_version']}" if r["report_version"] else "-"
+        table.add_row(r["name"], r["status"], version, f"${r['cost_usd']:.4f}", (r["last_run_at"] or "-")[:16],
+                      r["question"][:60])
+    out_console().print(table)
+
+
+@app.command("show")
+def show(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show one agent: its question, status, runs, and where its report is."""
+    from mia.store.agents import get_agent
+
+    settings, registry = open_state()
+    record = get_agent(registry, agent)
+    data = agent_json(settings, registry, record)
+    runs = registry.query(
+        "SELECT r.id, r.status, r.stage, r.outcome, r.origin, r.error, r.created_at, r.finished_at, "
+        "COALESCE((SELECT SUM(cost_usd) FROM usage u WHERE u.run_id = r.id), 0) AS cost_usd "
+        "FROM runs r WHERE r.agent_id = ? ORDER BY r.created_at", (record.id,))
+    data["runs"] = runs
+    if json_out:
+        print_json(data)
+        return
+    console = out_console()
+    console.print(f"[bold]{data['name']}[/bold]  ({data['id']})  status: {data['status']}")
+    console.print(f"question: {data['question']}")
+    console.print(f"sources: {', '.join(data['sources'])} · depth {data['depth']} · budget ${data['budget_usd']:.2f}"
+                  f" · spent ${data['cost_usd']:.4f}")
+    console.print(f"report: {data['report_path'] or '(none yet)'}")
+    for run in runs:
+        error = f" · error: {run['error']}" if run["error"] else ""
+        console.print(f"  run {run['id']} · {run['status']} ({run['outcome'] or run['stage'] or '-'}) · "
+                      f"{run['created_at'][:16]} · ${run['cost_usd']:.4f}{error}")
+
+
+@app.command("delete")
+def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
+    """Delete an agent: its registry rows and its workspace folder."""
+    from mia.store.agents import delete_agent, get_agent
+    from mia.store.workspace import Workspace
+
+    settings, registry = open_state()
+    record = get_agent(registry, agent)
+    if not yes:
+        typer.confirm(f"Delete agent '{record.slug}' and its folder of reports?", abort=True)
+    delete_agent(registry, record.id)
+    Workspace(settings.workspace_root).remove_agent(record.slug)
+    err_console().print(f"Deleted agent '{record.slug}'.")
+
+
+@app.command("resume")
+def resume(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+           json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False) -> None:
+    """Finish an interrupted run; steps that already finished are not repeated (or paid for)."""
+    from mia.agents.service import resume_research
+    from mia.commands.research import _run, show_result
+
+    settings, registry = open_state(notice=False)
+    result = _run(lambda http, on_event: resume_research(settings, registry, agent, http=http,
+                                                        on_event=on_event), settings, json_out, quiet)
+    show_result(result, json_out=json_out, quiet=quiet)

@@ -1,0 +1,86 @@
+"""The `mia` command: the Typer app, its command groups, and the one place errors are shown."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import click
+import typer
+
+from mia import __version__
+from mia.commands import agents, config, doctor, research, usage
+from mia.errors import MiaError
+
+HELP = "mia: a terminal-first research assistant for medical innovation. Durable research agents, cited reports."
+
+app = typer.Typer(
+    name="mia",
+    help=HELP,
+    pretty_exceptions_show_locals=False,
+    no_args_is_help=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(config.app, name="config")
+app.add_typer(agents.app, name="agents")
+app.command("research")(research.research)
+app.command("usage")(usage.usage)
+app.command("doctor")(doctor.doctor)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"mia {__version__}")
+        raise typer.Exit()
+
+
+@app.callback(invoke_without_command=True)
+def root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
+) -> None:
+    """mia: a terminal-first research assistant for medical innovation."""
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+
+
+def _show_error(error: MiaError) -> None:
+    sys.stderr.write(f"Error: {error.message}\n")
+    if error.hint:
+        sys.stderr.write(f"{error.hint}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app; MiaError becomes a message and an exit code, never a traceback."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=args, prog_name="mia", standalone_mode=False)
+    except MiaError as error:
+        if debug:
+            raise
+        _show_error(error)
+        return error.exit_code
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        sys.stderr.write("Aborted.\n")
+        return 130
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        sys.stderr.write("Interrupted.\n")
+        return 130
+    except Exception as exc:  # a bug: say so briefly; the traceback is for --debug
+        if debug:
+            raise
+        sys.stderr.write(f"Error: mia hit an unexpected internal error ({type(exc).__name__}).\n"
+                         "Run the same command with --debug to see the traceback, and report it.\n")
+        return 1
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,61 @@
+"""Helpers shared by the commands: settings, registry, consoles and JSON output."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from mia.settings import Settings
+    from mia.store.db import Registry
+
+
+def err_console() -> Console:
+    """Progress, notices and errors go to stderr so stdout stays clean for pipes."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def out_console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    from mia.settings import load_settings as load
+
+    return load(overrides)
+
+
+def open_state(*, notice: bool = True, **overrides: Any) -> tuple[Settings, Registry]:
+    """Settings plus the migrated registry; mentions runs that were interrupted and how to resume them."""
+    from mia.store.db import open_registry
+
+    settings = load_settings(**overrides)
+    registry = open_registry(settings.registry_path)
+    if notice:
+        _notice_abandoned(registry)
+    return settings, registry
+
+
+def _notice_abandoned(registry: Registry) -> None:
+    from mia.store.runs import abandoned_runs
+
+    runs = abandoned_runs(registry)
+    if not runs:
+        return
+    slugs = {row["id"]: row["slug"] for row in registry.query("SELECT id, slug FROM agents")}
+    for run in runs:
+        slug = slugs.get(run.agent_id, run.agent_id)
+        sys.stderr.write(
+            f"Note: the run of agent '{slug}' was interrupted during {run.stage or 'start-up'}. "
+            f"Resume it with: mia agents resume {slug}\n")
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

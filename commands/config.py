@@ -1,0 +1,89 @@
+"""`mia config`: show, set and locate settings."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from mia.commands.common import err_console, load_settings, out_console, print_json
+
+app = typer.Typer(help="Show and change settings (config.toml, secrets.toml).", no_args_is_help=True)
+
+
+@app.command("show")
+def show(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Print every setting, where its value came from, and its environment variable (secrets masked)."""
+    from mia.settings import describe
+
+    rows = describe(load_settings())
+    if json_out:
+        print_json([{k: r[k] for k in ("key", "value", "source", "secret", "env")} for r in rows])
+        return
+    from rich.table import Table
+
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("setting", "value", "source", "environment"):
+        table.add_column(column)
+    for r in rows:
+        value = "" if r["value"] is None else str(r["value"])
+        table.add_row(r["key"], value or "[dim]-[/dim]", r["source"], r["env"])
+    out_console().print(table)
+
+
+def _read_secret(key: str) -> str:
+    if sys.stdin.isatty():
+        value = typer.prompt(f"Value for {key}", hide_input=True, default="", show_default=False)
+    else:
+        value = sys.stdin.readline().rstrip("\r\n")
+    if not value.strip():
+        from mia.errors import UsageError
+
+        raise UsageError(f"No value was given for '{key}'.",
+                         f"Type it at the hidden prompt, or pipe it: printf %s \"$VALUE\" | mia config set {key}")
+    return value
+
+
+@app.command("set")
+def set_(
+    key: Annotated[str, typer.Argument(help="Dotted setting name, e.g. research.budget_usd.")],
+    value: Annotated[str | None, typer.Argument(help="The value (secrets are prompted for instead).")] = None,
+) -> None:
+    """Store a setting; secrets are read from a hidden prompt or stdin and kept in secrets.toml (0600)."""
+    from mia.errors import UsageError
+    from mia.settings import SPEC_BY_KEY, set_value
+
+    spec = SPEC_BY_KEY.get(key)
+    if spec is not None and spec.secret:
+        if value is not None:
+            raise UsageError(
+                f"'{key}' is a secret, and secrets are never taken from the command line (shell history keeps them).",
+                f"Run `mia config set {key}` and type it at the hidden prompt, or pipe it on stdin.")
+        value = _read_secret(key)
+    elif value is None:
+        raise UsageError(f"No value given for '{key}'.", f"Usage: mia config set {key} VALUE")
+    path = set_value(key, value)
+    err_console().print(f"Saved {key} in {path}")
+
+
+@app.command("unset")
+def unset(key: Annotated[str, typer.Argument(help="Dotted setting name.")]) -> None:
+    """Remove a setting from config.toml or secrets.toml."""
+    from mia.settings import unset_value
+
+    path = unset_value(key)
+    err_console().print(f"Removed {key} from {path}")
+
+
+@app.command("path")
+def path() -> None:
+    """Print the paths of config.toml, secrets.toml, the registry and the workspace."""
+    from mia import paths
+
+    settings = load_settings()
+    typer.echo(f"config     {paths.config_file()}")
+    typer.echo(f"secrets    {paths.secrets_file()}")
+    typer.echo(f"home       {settings.home}")
+    typer.echo(f"registry   {settings.registry_path}")
+    typer.echo(f"workspace  {settings.workspace_root}")

@@ -1,0 +1,84 @@
+"""`mia research QUESTION`: spawn a research agent and print its cited report."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from mia.commands.common import open_state, print_json
+
+if TYPE_CHECKING:
+    from mia.agents.service import ResearchResult
+
+EXIT_CUT_SHORT = 3
+
+
+def research(
+    question: Annotated[str, typer.Argument(help='What to research, e.g. "DMD treatments".')],
+    name: Annotated[str | None, typer.Option("--name", help="The agent's name (slug); derived if omitted.")] = None,
+    sources: Annotated[str | None, typer.Option(
+        "--sources", help="Comma-separated: web,pubmed,europepmc,trials (default: all configured).")] = None,
+    depth: Annotated[str | None, typer.Option("--depth", help="quick, standard or deep.")] = None,
+    budget: Annotated[float | None, typer.Option("--budget", help="Spending cap in US dollars.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="LLM model id (default: llm.model).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the report.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; print only the report.")] = False,
+) -> None:
+    """Spawn a research agent: plan, search, extract evidence, write a cited report."""
+    from mia.agents.service import spawn_research, validate_request
+    from mia.commands.common import load_settings
+
+    request = validate_request(load_settings(), question=question, sources=sources, depth=depth, budget=budget,
+                               model=model, name=name)
+    settings, registry = open_state()
+    result = _run(lambda http, on_event: spawn_research(settings, registry, request, http=http,
+                                                       on_event=on_event), settings, json_out, quiet)
+    show_result(result, json_out=json_out, quiet=quiet)
+
+
+def _run(call: Any, settings: Any, json_out: bool, quiet: bool) -> ResearchResult:
+    import httpx
+
+    from mia.commands.progress import Progress, stderr_console
+
+    timeout = httpx.Timeout(settings.llm.timeout, connect=10.0)
+    with httpx.Client(timeout=timeout, follow_redirects=True) as http, \
+            Progress(stderr_console(), enabled=not (json_out or quiet)) as progress:
+        result: ResearchResult = call(http, progress.event)
+    return result
+
+
+def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
+    """Print the report (or JSON), then where it is and what it cost; exit 3 when cut short."""
+    usage = {"input_tokens": int(result.usage["input_tokens"]), "output_tokens": int(result.usage["output_tokens"]),
+             "cost_usd": round(result.usage["cost_usd"], 6)}
+    if json_out:
+        print_json({"agent_id": result.agent.id, "name": result.agent.slug, "run_id": result.run_id,
+                    "status": result.status, "report_path": str(result.report_path), "sources": result.sources,
+                    "citations_removed": result.citations_removed, "usage": usage})
+    else:
+        _print_report(result.report)
+        if not quiet:
+            from mia.commands.progress import stderr_console
+
+            console = stderr_console()
+            removed = f" · {result.citations_removed} citation(s) removed" if result.citations_removed else ""
+            console.print(
+                f"\n[bold]{result.status.replace('_', ' ')}[/bold] · {result.sources} sources{removed} · "
+                f"{usage['input_tokens'] + usage['output_tokens']:,} tokens · ${usage['cost_usd']:.4f}\n"
+                f"Report: {result.report_path}", highlight=False)
+    if result.status == "cut_short":
+        raise typer.Exit(EXIT_CUT_SHORT)
+
+
+def _print_report(report: str) -> None:
+    if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        from mia.commands.common import out_console
+
+        out_console().print(Markdown(report, hyperlinks=True))
+    else:
+        sys.stdout.write(report)

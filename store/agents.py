@@ -1,0 +1,110 @@
+"""Research agents in the registry: named, persistent records with a workspace folder each."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel
+
+from mia.errors import NotFoundError, UsageError
+from mia.store.db import Registry, utcnow
+from mia.store.workspace import check_slug, slugify
+
+AGENT_COLUMNS = ("id", "slug", "question", "status", "parent_id", "sources", "depth", "model", "budget_usd",
+                 "report_version", "last_run_id", "last_run_at", "created_at", "updated_at")
+
+
+class AgentRecord(BaseModel):
+    """One row of `agents`."""
+
+    id: str
+    slug: str
+    question: str
+    status: str
+    parent_id: str | None = None
+    sources: str
+    depth: str
+    model: str
+    budget_usd: float
+    report_version: int = 0
+    last_run_id: str | None = None
+    last_run_at: str | None = None
+    created_at: str
+    updated_at: str
+
+    @property
+    def source_list(self) -> list[str]:
+        return [s for s in self.sources.split(",") if s]
+
+
+def _unique_slug(registry: Registry, base: str) -> str:
+    taken = {row["slug"] for row in registry.query(
+        "SELECT slug FROM agents WHERE slug = ? OR slug LIKE ?", (base, f"{base}-%"))}
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def create_agent(
+    registry: Registry,
+    *,
+    question: str,
+    sources: list[str],
+    depth: str,
+    model: str,
+    budget_usd: float,
+    slug: str | None = None,
+    parent_id: str | None = None,
+) -> AgentRecord:
+    """Insert a new agent; an explicit slug must be free, a derived one gets a -2, -3 suffix if needed."""
+    now = utcnow()
+    with registry.write() as db:
+        if slug is not None:
+            check_slug(slug)
+            if registry.one("SELECT 1 AS x FROM agents WHERE slug = ?", (slug,)):
+                raise UsageError(f"An agent named '{slug}' already exists.",
+                                 f"Pick another --name, or continue it with `mia agents resume {slug}`.")
+        else:
+            slug = _unique_slug(registry, slugify(question))
+        row: dict[str, Any] = {
+            "id": uuid.uuid4().hex[:12], "slug": slug, "question": question, "status": "new",
+            "parent_id": parent_id, "sources": ",".join(sources), "depth": depth, "model": model,
+            "budget_usd": budget_usd, "report_version": 0, "last_run_id": None, "last_run_at": None,
+            "created_at": now, "updated_at": now,
+        }
+        db["agents"].insert(row)
+    return AgentRecord.model_validate(row)
+
+
+def get_agent(registry: Registry, ref: str) -> AgentRecord:
+    """An agent by slug, or by id (a unique id prefix of at least 4 characters works too)."""
+    row = registry.one("SELECT * FROM agents WHERE slug = ? OR id = ?", (ref, ref))
+    if row is None and len(ref) >= 4:
+        rows = registry.query("SELECT * FROM agents WHERE id LIKE ?", (ref + "%",))
+        row = rows[0] if len(rows) == 1 else None
+    if row is None:
+        raise NotFoundError(f"No research agent named '{ref}'.", "List your agents with `mia agents list`.")
+    return AgentRecord.model_validate(row)
+
+
+def list_agents(registry: Registry) -> list[AgentRecord]:
+    return [AgentRecord.model_validate(r) for r in registry.query("SELECT * FROM agents ORDER BY created_at")]
+
+
+def set_status(registry: Registry, agent_id: str, status: str, **fields: Any) -> None:
+    """Update an agent's status (and any other columns given)."""
+    assignments = {"status": status, "updated_at": utcnow(), **fields}
+    unknown = set(assignments) - set(AGENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown agent columns: {sorted(unknown)}")
+    sql = ", ".join(f"{name} = ?" for name in assignments)
+    registry.execute(f"UPDATE agents SET {sql} WHERE id = ?", (*assignments.values(), agent_id))
+
+
+def delete_agent(registry: Registry, agent_id: str) -> None:
+    """Delete the agent's row; runs, steps, usage and triggers go with it (ON DELETE CASCADE)."""
+    registry.execute("DELETE FROM agents WHERE id = ?", (agent_id,))
