@@ -81,7 +81,10 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
     if budget_usd < 0:
         raise UsageError(f"The budget must not be negative (got {budget_usd}).", "Example: --budget 0.50")
     if name is not None:
-        agent_store.check_slug(name)
+        try:
+            agent_store.check_slug(name)
+        except MiaError as exc:
+            raise UsageError(exc.message, exc.hint) from None
     if model is not None and not model.strip():
         raise UsageError("--model is empty.", "Give a model id, e.g. @cf/meta/llama-3.3-70b-instruct-fp8-fast")
     return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,

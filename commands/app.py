@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from typing import Annotated
 
-import click
 import typer
 
 from mia import __version__
@@ -52,6 +51,10 @@ def _show_error(error: MiaError) -> None:
         sys.stderr.write(f"{error.hint}\n")
 
 
+def _is_usage_error(exc: Exception) -> bool:
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; MiaError becomes a message and an exit code, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
@@ -64,12 +67,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         _show_error(error)
         return error.exit_code
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except typer.Abort:
         sys.stderr.write("Aborted.\n")
         return 130
     except KeyboardInterrupt:
@@ -77,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         sys.stderr.write("Interrupted.\n")
         return 130
-    except Exception as exc:  # a bug: say so briefly; the traceback is for --debug
-        if debug:
+    except Exception as exc:
+        if _is_usage_error(exc):  # Click's own (Typer may vendor Click, so match by shape)
+            exc.show()  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
+        if debug:  # a bug: say so briefly; the traceback is for --debug
             raise
         sys.stderr.write(f"Error: mia hit an unexpected internal error ({type(exc).__name__}).\n"
                          "Run the same command with --debug to see the traceback, and report it.\n")

@@ -1,0 +1,352 @@
+"""The LLM client: Workers AI (native /ai/run) or an OpenAI-compatible server; streaming and JSON output."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from mia.agents.llm_shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result
+from mia.agents.llm_stream import StreamState, iter_sse_data, parse_frames
+from mia.errors import ConfigError, MiaError, MissingCredentialError, ServiceError
+from mia.settings import Settings
+from mia.tools.http import RateLimiter, RetryPolicy, decode_json, send
+
+__all__ = ["LLMClient", "LLMOutputError", "LLMResponse", "ToolCall"]
+
+T = TypeVar("T", bound=BaseModel)
+
+PROVIDERS = ("workers-ai", "openai")
+# Native Workers AI models of these families take the raw JSON Schema; newer ones want {name, schema}.
+RAW_SCHEMA_FAMILIES = ("llama", "mistral", "hermes")
+MODEL_REJECTED_CODES = {5007, 3042, 5016, 5028}
+ALLOWANCE_CODES = {3036, 4006}
+CONTEXT_CODES = {3006, 3030, 5021}
+JSON_MODE_UNMET = "json mode couldn't be met"
+
+
+class LLMOutputError(MiaError):
+    """The model's output could not be used (invalid JSON after the repair attempt)."""
+
+    def __init__(self, message: str, hint: str | None = None, *, output: str = "",
+                 responses: list[LLMResponse] | None = None) -> None:
+        super().__init__(message, hint)
+        self.output = output
+        self.responses = responses or []  # every reply made, so the caller can still count their cost
+
+
+def _code(exc: ServiceError) -> int | None:
+    try:
+        return int(exc.code) if exc.code is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _openai_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A tool in the OpenAI form, which both Workers AI and OpenAI servers accept."""
+    return tool if "function" in tool else {"type": "function", "function": tool}
+
+
+class LLMClient:
+    """Chat, stream and structured output against one model; every reply carries its priced usage."""
+
+    def __init__(self, *, http: httpx.Client, provider: str, model: str, base_url: str, api_key: str | None,
+                 account_id: str | None, max_tokens: int, temperature: float, usd_per_1k_neurons: float,
+                 input_usd_per_m: float | None = None, output_usd_per_m: float | None = None,
+                 limiter: RateLimiter | None = None, retry: RetryPolicy | None = None,
+                 session_id: str | None = None, timeout: float | None = None) -> None:
+        if provider not in PROVIDERS:
+            raise ConfigError(f"Unknown LLM provider '{provider}'.",
+                              "Set it with `mia config set llm.provider workers-ai` (or openai).")
+        if provider == "workers-ai" and (not account_id or not api_key):
+            raise _missing_cloudflare(account_id, api_key)
+        self.http, self.provider, self.model = http, provider, model
+        self.base_url = base_url.rstrip("/")
+        self.api_key, self.account_id = api_key, account_id
+        self.max_tokens, self.temperature = max_tokens, temperature
+        self.limiter = limiter if limiter is not None else RateLimiter(5, burst=20)  # 300 requests/min
+        self.retry, self.session_id, self.timeout = retry, session_id, timeout
+        self.pricing = Pricing(self.service, provider, model, usd_per_1k_neurons, input_usd_per_m,
+                               output_usd_per_m)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, http: httpx.Client, *, model: str | None = None) -> LLMClient:
+        """Build the client from settings; missing credentials raise MissingCredentialError with the fix."""
+        llm = settings.llm
+        if llm.provider == "openai":
+            if not llm.base_url:
+                raise MissingCredentialError(
+                    "llm.provider is 'openai' but llm.base_url (MIA_LLM_BASE_URL) is not set.",
+                    "Set it with `mia config set llm.base_url URL` (e.g. http://127.0.0.1:8080/v1), "
+                    "or export MIA_LLM_BASE_URL.")
+            base_url, api_key, account_id = llm.base_url, settings.secret("llm.api_key"), None
+        else:
+            account_id, api_key = settings.cloudflare.account_id, settings.secret("cloudflare.api_token")
+            if not account_id or not api_key:
+                raise _missing_cloudflare(account_id, api_key)
+            base_url = settings.cloudflare.api_base_url
+        prices = settings.prices
+        return cls(http=http, provider=llm.provider, model=model or llm.model, base_url=base_url,
+                   api_key=api_key, account_id=account_id, max_tokens=llm.max_tokens,
+                   temperature=llm.temperature, usd_per_1k_neurons=prices.usd_per_1k_neurons,
+                   input_usd_per_m=prices.llm_input_usd_per_m, output_usd_per_m=prices.llm_output_usd_per_m,
+                   timeout=llm.timeout)
+
+    @property
+    def service(self) -> str:
+        """The name errors and usage records use."""
+        return "Workers AI" if self.provider == "workers-ai" else "LLM"
+
+    @property
+    def url(self) -> str:
+        """Where requests go; the model id sits in the path unencoded for Workers AI."""
+        if self.provider == "workers-ai":
+            return f"{self.base_url}/accounts/{self.account_id}/ai/run/{self.model}"
+        return f"{self.base_url}/chat/completions"
+
+    def estimate_cost_tokens(self, input_tokens: int, output_tokens: int) -> float:
+        """US dollars that a call of this many tokens would cost (0 when the price is unknown)."""
+        return self.pricing.price(input_tokens, output_tokens)[1]
+
+    def estimate_cost(self, messages: list[dict[str, Any]], max_tokens: int | None = None) -> float:
+        """An upper-end price of one call: input tokens guessed from the text, output at max_tokens."""
+        return self.estimate_cost_tokens(estimate_tokens(messages), max_tokens or self.max_tokens)
+
+    def chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+             max_tokens: int | None = None, temperature: float | None = None) -> LLMResponse:
+        """One non-streaming turn, with tools if given."""
+        return self._complete(messages, tools=tools, max_tokens=max_tokens, temperature=temperature)
+
+    def stream(self, messages: list[dict[str, Any]], *, on_text: Callable[[str], None],
+               max_tokens: int | None = None) -> LLMResponse:
+        """One streamed turn (no tools); on_text gets each visible piece as it arrives."""
+        body = self._body(messages, max_tokens=max_tokens, temperature=None, stream=True)
+        started = time.monotonic()
+        response = self._post(body, stream=True)
+        try:
+            if "json" in response.headers.get("content-type", ""):  # the server ignored stream: true
+                response.read()
+                reply = self._reply(decode_json(response, self.service), started)
+                if reply.text:
+                    on_text(reply.text)
+                return reply
+            state = StreamState(self.service)
+            for data in iter_sse_data(response.iter_bytes()):
+                if data.strip() == "[DONE]":
+                    break
+                for frame in parse_frames(data):
+                    state.handle(frame, on_text)
+            text = state.finish(on_text)
+        except httpx.TransportError as exc:
+            raise ServiceError(f"{self.service} stream broke off: {type(exc).__name__}: {exc}",
+                               "Try again.", service=self.service, retryable=True) from None
+        finally:
+            response.close()
+        usage = self.pricing.usage(state.usage, int((time.monotonic() - started) * 1000))
+        return LLMResponse(text=text, tool_calls=[], usage=usage, finish_reason=state.finish_reason)
+
+    def structured(self, messages: list[dict[str, Any]], schema: type[T], *, max_tokens: int | None = None
+                   ) -> tuple[T, list[LLMResponse]]:
+        """A reply validated as `schema`, with one repair attempt; returns every reply made (for usage)."""
+        json_schema = schema.model_json_schema()
+        response_format = self._response_format(schema, json_schema)
+        responses: list[LLMResponse] = []
+        try:
+            first = self._complete(messages, max_tokens=max_tokens, response_format=response_format)
+        except ServiceError as exc:
+            if JSON_MODE_UNMET not in exc.message.lower():
+                raise
+            # JSON mode refused the schema: ask for the JSON in plain text instead (this is the one repair).
+            retry = [*messages, {"role": "user", "content": _json_in_text_prompt(json_schema, exc.message)}]
+            responses.append(self._complete(retry, max_tokens=max_tokens))
+            return self._validated_or_raise(schema, responses, exc.message), responses
+        responses.append(first)
+        value, error = _validate(first.text, schema)
+        if value is not None:
+            return value, responses
+        repair = [*messages, {"role": "assistant", "content": first.text},
+                  {"role": "user", "content": _repair_prompt(_schema_name(schema), error)}]
+        try:
+            responses.append(self._complete(repair, max_tokens=max_tokens, response_format=response_format))
+        except ServiceError as exc:
+            if JSON_MODE_UNMET not in exc.message.lower():
+                raise
+            raise _output_error(schema, error, first, responses) from None
+        return self._validated_or_raise(schema, responses, error), responses
+
+    def _validated_or_raise(self, schema: type[T], responses: list[LLMResponse], earlier: str) -> T:
+        value, error = _validate(responses[-1].text, schema)
+        if value is None:
+            raise _output_error(schema, error or earlier, responses[-1], responses)
+        return value
+
+    def _response_format(self, schema: type[BaseModel], json_schema: dict[str, Any]) -> dict[str, Any]:
+        """JSON mode: raw schema for legacy Workers AI families, the named wrapper for everything else."""
+        legacy = any(family in self.model.lower() for family in RAW_SCHEMA_FAMILIES)
+        if self.provider == "workers-ai" and legacy:
+            return {"type": "json_schema", "json_schema": json_schema}
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", str(json_schema.get("title") or schema.__name__))[:64]
+        return {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}}
+
+    def _complete(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
+                  max_tokens: int | None = None, temperature: float | None = None,
+                  response_format: dict[str, Any] | None = None) -> LLMResponse:
+        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=False)
+        if tools:
+            body["tools"] = [_openai_tool(tool) for tool in tools]
+        if response_format is not None:
+            body["response_format"] = response_format
+        started = time.monotonic()
+        response = self._post(body, stream=False)
+        return self._reply(decode_json(response, self.service), started)
+
+    def _body(self, messages: list[dict[str, Any]], *, max_tokens: int | None, temperature: float | None,
+              stream: bool) -> dict[str, Any]:
+        # Always send max_tokens: Workers AI otherwise stops at 256 tokens.
+        body: dict[str, Any] = {
+            "messages": messages,
+            "max_tokens": max_tokens or self.max_tokens,
+            "temperature": self.temperature if temperature is None else temperature,
+            "stream": stream,
+        }
+        if self.provider == "openai":
+            body = {"model": self.model, **body}
+            if stream:
+                body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json, text/event-stream"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        if self.session_id and self.provider == "workers-ai":
+            headers["x-session-affinity"] = self.session_id  # same replica, so the prompt cache is hit
+        return headers
+
+    def _post(self, body: dict[str, Any], *, stream: bool) -> httpx.Response:
+        """POST through the shared retrying sender; errors get a hint that names the setting to change."""
+        extra: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
+        try:
+            return send(self.http, "POST", self.url, service=self.service, limiter=self.limiter,
+                        retry=self.retry, stream=stream, json=body, headers=self._headers(), **extra)
+        except ServiceError as exc:
+            exc.hint = self._hint_for(exc) or exc.hint
+            raise
+
+    def _hint_for(self, exc: ServiceError) -> str | None:
+        code = _code(exc)
+        change_model = "choose another with `mia config set llm.model MODEL`"
+        if code == 5016:
+            return (f"Accept the license of '{self.model}' once (send it the prompt 'agree'), "
+                    f"or {change_model}.")
+        if code in MODEL_REJECTED_CODES or exc.status in (404, 410):
+            where = "Workers AI" if self.provider == "workers-ai" else f"the server at {self.base_url}"
+            return f"The model '{self.model}' is not available on {where}; {change_model}."
+        if code in ALLOWANCE_CODES:
+            return "The Workers AI allowance is used up; wait for the reset (00:00 UTC) or upgrade the plan."
+        if code in CONTEXT_CODES or exc.status == 413:
+            return "The request is too large for the model; lower `llm.max_tokens` or send less text."
+        if exc.status in (401, 403):
+            if self.provider == "openai":
+                return "Check the key with `mia config set llm.api_key` (you will be prompted)."
+            return ("Check the token with `mia config set cloudflare.api_token` (you will be prompted); it "
+                    "needs the permissions 'Workers AI - Read' and 'Workers AI - Edit' on this account.")
+        return None
+
+    def _reply(self, payload: Any, started: float) -> LLMResponse:
+        """Turn a decoded body (Workers AI envelope or plain OpenAI object) into an LLMResponse."""
+        result = self._unwrap(payload)
+        normal = normalise_result(result)
+        if normal is None:
+            raise ServiceError(f"{self.service} returned a result of an unknown shape (keys: "
+                               f"{', '.join(sorted(result)) or 'none'}).",
+                               f"Check that '{self.model}' is a chat model "
+                               "(`mia config set llm.model MODEL`).",
+                               service=self.service)
+        usage = self.pricing.usage(normal.usage, int((time.monotonic() - started) * 1000))
+        return LLMResponse(text=normal.text, tool_calls=normal.tool_calls, usage=usage,
+                           finish_reason=normal.finish_reason, raw=payload)
+
+    def _unwrap(self, payload: Any) -> dict[str, Any]:
+        """The model output inside the Cloudflare envelope; `success: false` or no result is an error."""
+        if not isinstance(payload, dict):
+            raise ServiceError(f"{self.service} returned JSON that is not an object.", None,
+                               service=self.service)
+        if self.provider == "openai":
+            return payload
+        errors = payload.get("errors") if isinstance(payload.get("errors"), list) else []
+        result = payload.get("result")
+        if payload.get("success") is False or not isinstance(result, dict):
+            first = errors[0] if errors and isinstance(errors[0], dict) else {}
+            code = first.get("code")
+            message = first.get("message") or ("no result in the reply" if result is None else "unsuccessful")
+            code_part = f" (code {code})" if code is not None else ""
+            exc = ServiceError(f"{self.service} answered without a result{code_part}: {message}", None,
+                               service=self.service, code=code)
+            exc.hint = self._hint_for(exc) or "Try again; check `mia doctor` if it keeps happening."
+            raise exc
+        return result
+
+
+def estimate_tokens(messages: list[dict[str, Any]]) -> int:
+    """A generous token count: ~3 characters a token (medical text tokenises densely) plus framing."""
+    contents = (m.get("content") for m in messages)
+    chars = sum(len(c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)) for c in contents)
+    return chars // 3 + 8 * len(messages)
+
+
+def _missing_cloudflare(account_id: str | None, api_token: str | None) -> MissingCredentialError:
+    """The error for missing Workers AI credentials, naming the settings and environment variables."""
+    wanted = (("cloudflare.account_id (CLOUDFLARE_ACCOUNT_ID)", account_id),
+              ("cloudflare.api_token (CLOUDFLARE_API_TOKEN)", api_token))
+    missing = [name for name, value in wanted if not value]
+    return MissingCredentialError(
+        f"Workers AI needs {' and '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not set.",
+        "Set them with `mia config set cloudflare.account_id ID` and `mia config set cloudflare.api_token` "
+        "(you will be prompted), or export CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN.")
+
+
+def _schema_name(schema: type[BaseModel]) -> str:
+    return str(schema.model_json_schema().get("title") or schema.__name__)
+
+
+def _validate(text: str, schema: type[T]) -> tuple[T | None, str]:
+    """The reply validated as `schema`, or None and the first problem in words."""
+    try:
+        data = extract_json(text)
+    except ValueError as exc:
+        return None, str(exc)
+    try:
+        return schema.model_validate(data), ""
+    except ValidationError as exc:
+        errors = exc.errors()
+        first = errors[0]
+        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        return None, f"{where}: {first['msg']}{more}"
+
+
+def _repair_prompt(schema_name: str, error: str) -> str:
+    return (f"Your reply is not valid JSON for the {schema_name} schema: {error}. "
+            "Reply with only the corrected JSON object: no prose, no code fences.")
+
+
+def _json_in_text_prompt(json_schema: dict[str, Any], service_message: str) -> str:
+    return (f"JSON mode could not be used ({service_message}). Reply with only a JSON object that matches "
+            f"this JSON Schema, with no prose and no code fences:\n{json.dumps(json_schema)}")
+
+
+def _output_error(schema: type[BaseModel], error: str, last: LLMResponse,
+                  responses: list[LLMResponse]) -> LLMOutputError:
+    cut = " The reply was cut off at max_tokens." if last.finish_reason == "length" else ""
+    return LLMOutputError(
+        f"The model's reply did not match the {_schema_name(schema)} schema after one repair attempt: "
+        f"{error}.{cut}",
+        "Try again, raise `llm.max_tokens` if replies are cut off, or use a stronger model with "
+        "`mia config set llm.model MODEL`.",
+        output=last.text, responses=responses)

@@ -1,0 +1,180 @@
+"""Streaming plumbing for LLM replies: SSE framing, <think> stripping, and the stream's running state."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mia.errors import ServiceError
+
+THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
+
+
+def strip_think(text: str) -> str:
+    """The visible reply: drops <think> blocks, an unterminated one, and reasoning before a lone </think>."""
+    text = _THINK_BLOCK.sub("", text)
+    if THINK_CLOSE in text:  # the chat template opened the block in the prompt, so only the close shows
+        text = text.rsplit(THINK_CLOSE, 1)[1]
+    start = text.find(THINK_OPEN)
+    if start != -1:  # the reply was cut off while still thinking
+        text = text[:start]
+    return text.strip()
+
+
+def _partial_suffix(text: str, tag: str) -> int:
+    """Length of the longest end of `text` that could be the start of `tag` (held back for the next piece)."""
+    for size in range(min(len(tag) - 1, len(text)), 0, -1):
+        if text.endswith(tag[:size]):
+            return size
+    return 0
+
+
+class ThinkFilter:
+    """Turns streamed pieces into visible text, dropping <think> blocks even when tags span pieces."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+        self._inside = False
+        self._started = False
+
+    def feed(self, piece: str) -> str:
+        """Take one streamed piece; return the text that is safe to show now."""
+        self._pending += piece
+        out: list[str] = []
+        while True:
+            tag = THINK_CLOSE if self._inside else THINK_OPEN
+            index = self._pending.find(tag)
+            if index == -1:
+                break
+            if not self._inside:
+                out.append(self._pending[:index])
+            self._pending = self._pending[index + len(tag):]
+            self._inside = not self._inside
+        keep = _partial_suffix(self._pending, tag)
+        cut = len(self._pending) - keep
+        if not self._inside:
+            out.append(self._pending[:cut])
+        self._pending = self._pending[cut:]
+        return self._visible("".join(out))
+
+    def finish(self) -> str:
+        """Flush what was held back; an unterminated <think> block is dropped."""
+        rest = "" if self._inside else self._pending
+        self._pending = ""
+        return self._visible(rest)
+
+    def _visible(self, text: str) -> str:
+        # Replies usually open with whitespace after the reasoning; don't show it.
+        if not self._started:
+            text = text.lstrip()
+            self._started = bool(text)
+        return text
+
+
+def iter_sse_data(chunks: Iterable[bytes]) -> Iterator[str]:
+    """Yield the data of each server-sent event, buffering by line so frames split mid-JSON are rejoined."""
+    buffer = b""
+    data: list[str] = []
+    for chunk in chunks:
+        buffer += chunk
+        *lines, buffer = buffer.split(b"\n")
+        for raw in lines:
+            event = _take_line(raw, data)
+            if event is not None:
+                yield event
+    if buffer:
+        _take_line(buffer, data)
+    if data:
+        yield "\n".join(data)
+
+
+def _take_line(raw: bytes, data: list[str]) -> str | None:
+    """Add one SSE line to `data`; return the finished event's data on a blank line."""
+    line = raw.decode("utf-8", errors="replace").rstrip("\r")
+    if not line:
+        event = "\n".join(data) if data else None
+        data.clear()
+        return event
+    if line.startswith(":"):
+        return None  # comment / keep-alive
+    name, _, value = line.partition(":")
+    if name == "data":
+        data.append(value[1:] if value.startswith(" ") else value)
+    return None
+
+
+def parse_frames(data: str) -> list[Any]:
+    """JSON frames in one event's data; servers that skip blank lines put several frames in one event."""
+    try:
+        return [json.loads(data)]
+    except json.JSONDecodeError:
+        pass
+    frames = []
+    for line in data.split("\n"):
+        if line.strip() and line.strip() != "[DONE]":
+            try:
+                frames.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a malformed frame carries nothing we can show
+    return frames
+
+
+@dataclass
+class StreamState:
+    """What a stream has produced so far: visible pieces, the last usage seen, the finish reason."""
+
+    service: str
+    pieces: list[str] = field(default_factory=list)
+    usage: dict[str, Any] = field(default_factory=dict)
+    finish_reason: str | None = None
+    think: ThinkFilter = field(default_factory=ThinkFilter)
+
+    def handle(self, frame: Any, on_text: Callable[[str], None]) -> None:
+        """Apply one frame (legacy `response` or OpenAI `choices[].delta`); on_text gets visible text."""
+        if not isinstance(frame, dict):
+            return
+        _raise_stream_error(frame, self.service)
+        if isinstance(frame.get("usage"), dict):
+            self.usage = frame["usage"]  # the final frame is cumulative: keep the last, never add up
+        piece = ""
+        choices = frame.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            delta = choices[0].get("delta") or {}
+            content = delta.get("content") if isinstance(delta, dict) else None
+            piece = content if isinstance(content, str) else ""  # reasoning_content is never shown
+            self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
+        elif isinstance(frame.get("response"), str):
+            piece = frame["response"]
+        self._emit(self.think.feed(piece), on_text)
+
+    def finish(self, on_text: Callable[[str], None]) -> str:
+        """Flush held-back text; return the whole visible reply."""
+        self._emit(self.think.finish(), on_text)
+        return "".join(self.pieces).rstrip()
+
+    def _emit(self, text: str, on_text: Callable[[str], None]) -> None:
+        if text:
+            self.pieces.append(text)
+            on_text(text)
+
+
+def _raise_stream_error(frame: dict[str, Any], service: str) -> None:
+    """An error reported inside the stream becomes a ServiceError with the service's own words."""
+    errors = frame.get("errors")
+    if frame.get("success") is False or (isinstance(errors, list) and errors):
+        first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
+        code = first.get("code")
+        code_part = f" (code {code})" if code is not None else ""
+        message = first.get("message", "unknown error")
+        raise ServiceError(f"{service} failed mid-stream{code_part}: {message}",
+                           "Try again; if it keeps failing, try without streaming.", service=service,
+                           code=code, retryable=True)
+    error = frame.get("error")
+    if isinstance(error, dict | str) and error:
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise ServiceError(f"{service} failed mid-stream: {message}", "Try again.", service=service,
+                           retryable=True)
