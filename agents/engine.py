@@ -67,7 +67,7 @@ class RunContext:
         """Run `fn` once for this run: a stored output is returned without calling it again."""
         done, output = self.done_output(key)
         if done:
-            return output  # type: ignore[no-any-return]
+            return output
         if self._heartbeat.lost:
             raise RunConflict("This process lost the run's lease to another process; stopping.", None)
         run_store.step_started(self.registry, self.run.id, key)

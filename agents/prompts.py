@@ -67,7 +67,7 @@ SYNTH_SYSTEM = (
 
 def source_line(source: Source) -> str:
     """How a source is shown to the model: number, kind, identifier, date and title."""
-    facts = [source.kind]
+    facts: list[str] = [source.kind]
     if source.identifier:
         facts.append(source.identifier)
     if source.date:

@@ -17,7 +17,7 @@ def usage(
     from mia.store.agents import get_agent
 
     _, registry = open_state()
-    where, params = "", ()
+    where, params = "", tuple[str, ...]()
     if agent:
         record = get_agent(registry, agent)
         where, params = "WHERE u.agent_id = ?", (record.id,)

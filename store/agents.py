@@ -76,7 +76,7 @@ def create_agent(
             "budget_usd": budget_usd, "report_version": 0, "last_run_id": None, "last_run_at": None,
             "created_at": now, "updated_at": now,
         }
-        db["agents"].insert(row)
+        db.table("agents").insert(row)
     return AgentRecord.model_validate(row)
 
 

@@ -90,7 +90,7 @@ def create_run(registry: Registry, *, agent_id: str, kind: str, params: dict[str
            "params_json": json.dumps(params, sort_keys=True), "code_version": code_version,
            "status": "queued", "origin": origin, "attempts": 0, "created_at": now, "updated_at": now}
     with registry.write() as db:
-        db["runs"].insert(row, ignore=True)
+        db.table("runs").insert(row, ignore=True)
     return get_run(registry, str(row["id"]))
 
 
@@ -204,7 +204,7 @@ def record_usage(registry: Registry, usage: Usage, *, run_id: str | None, agent_
     row = {**usage.model_dump(), "run_id": run_id, "agent_id": agent_id, "step_key": step_key,
            "created_at": utcnow()}
     with registry.write() as db:
-        db["usage"].insert(row)
+        db.table("usage").insert(row)
 
 
 def run_spend(registry: Registry, run_id: str) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 
@@ -92,8 +93,11 @@ def literature_checks(settings: Settings, http: httpx.Client) -> list[Callable[[
         ("Europe PMC", f"{settings.europepmc.base_url.rstrip('/')}/search?query=dmd&pageSize=1&format=json"),
         ("ClinicalTrials.gov", f"{settings.clinicaltrials.base_url.rstrip('/')}/version"),
     ]
-    return [lambda n=name, u=url: _probe(n, lambda: _get_ok(http, u, n), fix="", needed=True)
-            for name, url in probes]
+    return [partial(_reach, http, name, url) for name, url in probes]
+
+
+def _reach(http: httpx.Client, name: str, url: str) -> Check:
+    return _probe(name, lambda: _get_ok(http, url, name), fix="", needed=True)
 
 
 def run_checks(settings: Settings, http: httpx.Client, extra: list[Callable[[], Check]] | None = None) -> list[Check]:
