@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import random
 import threading
 import time
@@ -63,9 +64,11 @@ def parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
         pass
+    else:  # "nan" or "inf" would make time.sleep raise or hang
+        return seconds if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -134,6 +137,12 @@ def send(
         try:
             request = client.build_request(method, url, **kwargs)
             response = client.send(request, stream=stream)
+        except (httpx.InvalidURL, httpx.UnsupportedProtocol) as exc:  # retrying cannot fix the URL
+            raise ServiceError(
+                f"{service} cannot be called at '{url.split('?')[0]}': {exc}",
+                "Check the service's base URL setting (`mia config show`); it must start with https://.",
+                service=service,
+            ) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
             if attempt == retry.attempts:
                 raise ServiceError(

@@ -1,0 +1,132 @@
+"""ClinicalTrials.gov API v2 (`GET /studies`): registered trials with status, phases and sponsor."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from mia.models import Source
+from mia.tools.http import RateLimiter, RetryPolicy
+from mia.tools.search import SearchResult, ServiceCalls, clamp, clean, trim
+
+MAX_RESULTS = 1000  # pageSize limit
+
+
+class _Camel(BaseModel):
+    """The service's camelCase field names, as snake_case attributes."""
+
+    model_config = ConfigDict(alias_generator=to_camel)
+
+
+class _DateStruct(_Camel):
+    date: str | None = None
+
+
+class _Identification(_Camel):
+    nct_id: str | None = None
+    brief_title: str | None = None
+    official_title: str | None = None
+
+
+class _Status(_Camel):
+    overall_status: str | None = None
+    start_date_struct: _DateStruct | None = None
+    last_update_post_date_struct: _DateStruct | None = None
+
+
+class _Description(_Camel):
+    brief_summary: str | None = None
+
+
+class _Conditions(_Camel):
+    conditions: list[str] = []
+
+
+class _Design(_Camel):
+    study_type: str | None = None
+    phases: list[str] = []
+
+
+class _Sponsor(_Camel):
+    name: str | None = None
+
+
+class _Sponsors(_Camel):
+    lead_sponsor: _Sponsor | None = None
+
+
+class _Protocol(_Camel):
+    identification_module: _Identification | None = None
+    status_module: _Status | None = None
+    description_module: _Description | None = None
+    conditions_module: _Conditions | None = None
+    design_module: _Design | None = None
+    sponsor_collaborators_module: _Sponsors | None = None
+
+
+class _Study(_Camel):
+    protocol_section: _Protocol | None = None
+    has_results: bool | None = None
+
+
+class _StudiesResponse(_Camel):
+    studies: list[_Study]
+
+
+class ClinicalTrials:
+    """ClinicalTrials.gov v2; keyless, about 50 requests a minute per address."""
+
+    name = "trials"
+    service = "ClinicalTrials.gov"
+    setting = "clinicaltrials.base_url"
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        base_url: str,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.limiter = limiter or RateLimiter(50 / 60, burst=10)
+        self.retry = retry
+
+    def search(self, query: str, *, max_results: int = 8) -> SearchResult:
+        """Search registered studies for `query` (v2 has no filter.phase; phases come back per study)."""
+        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        body = calls.get_json("studies", {"query.term": query, "pageSize": clamp(max_results, MAX_RESULTS),
+                                          "format": "json", "countTotal": "false"})
+        payload = calls.validate(_StudiesResponse, body)
+        sources = [source for study in payload.studies if (source := to_source(study, query))]
+        return SearchResult(sources=sources, usage=calls.usage())
+
+
+def to_source(study: _Study, query: str) -> Source | None:
+    """A Source for one study, or None when it has no NCT id."""
+    protocol = study.protocol_section or _Protocol()
+    ident = protocol.identification_module or _Identification()
+    nct = clean(ident.nct_id)
+    if not nct:
+        return None
+    status = protocol.status_module or _Status()
+    design = protocol.design_module or _Design()
+    sponsors = protocol.sponsor_collaborators_module or _Sponsors()
+    start = status.start_date_struct.date if status.start_date_struct else None
+    updated = status.last_update_post_date_struct.date if status.last_update_post_date_struct else None
+    summary = protocol.description_module.brief_summary if protocol.description_module else None
+    conditions = protocol.conditions_module.conditions if protocol.conditions_module else []
+    return Source(
+        kind="trial",
+        url=f"https://clinicaltrials.gov/study/{nct}",
+        title=clean(ident.brief_title) or clean(ident.official_title) or nct,
+        identifier=nct,
+        date=start or updated,
+        snippet=trim(summary or (f"Conditions: {', '.join(conditions)}" if conditions else "")),
+        status=status.overall_status,
+        phases=list(design.phases),
+        sponsor=sponsors.lead_sponsor.name if sponsors.lead_sponsor else None,
+        query=query,
+    )

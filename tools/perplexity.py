@@ -1,0 +1,72 @@
+"""Web search through the Perplexity Search API (`POST /search`): ranked pages with snippets."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import BaseModel
+
+from mia.models import Source
+from mia.tools.http import RateLimiter, RetryPolicy
+from mia.tools.search import SearchResult, ServiceCalls, clamp, clean, trim
+
+MAX_RESULTS = 20  # the Search API accepts 1..20
+
+
+class _Page(BaseModel):
+    title: str | None = None
+    url: str | None = None
+    snippet: str | None = None
+    date: str | None = None
+    last_updated: str | None = None
+
+
+class _SearchResponse(BaseModel):
+    id: str | None = None
+    results: list[_Page]
+
+
+class PerplexitySearch:
+    """Perplexity's Search API; every request is billed at `price_per_request`."""
+
+    name = "web"
+    service = "Perplexity"
+    setting = "perplexity.base_url"
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        base_url: str,
+        api_key: str,
+        price_per_request: float = 0.005,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url
+        self._api_key = api_key
+        self.price_per_request = price_per_request
+        # 50 requests/s with a burst of 50, the same on every usage tier.
+        self.limiter = limiter or RateLimiter(50, burst=50)
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return f"PerplexitySearch(base_url={self.base_url!r})"  # never the key
+
+    def search(self, query: str, *, max_results: int = 8) -> SearchResult:
+        """Search the web for `query`."""
+        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        # Only these two fields: Perplexity's APIs reject unknown ones with a 400.
+        body = {"query": query, "max_results": clamp(max_results, MAX_RESULTS)}
+        response = calls.send("POST", "search", json=body,
+                              headers={"Authorization": f"Bearer {self._api_key}"})
+        payload = calls.validate(_SearchResponse, calls.decode(response))
+        sources = [_to_source(page, query) for page in payload.results if page.url]
+        return SearchResult(sources=sources[:max(1, max_results)],
+                            usage=calls.usage(cost_usd=self.price_per_request * calls.requests))
+
+
+def _to_source(page: _Page, query: str) -> Source:
+    url = page.url or ""
+    return Source(kind="web", url=url, title=clean(page.title) or url, date=page.date or page.last_updated,
+                  snippet=trim(page.snippet or ""), query=query)

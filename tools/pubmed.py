@@ -1,0 +1,206 @@
+"""PubMed through NCBI E-utilities: ESearch for PMIDs by relevance, then one EFetch for the abstracts."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+
+import httpx
+from pydantic import BaseModel, Field
+
+from mia.errors import ServiceError
+from mia.models import Source
+from mia.tools.http import RateLimiter, RetryPolicy
+from mia.tools.search import SearchResult, ServiceCalls, clamp, clean, trim
+
+MAX_RESULTS = 100  # all ids go into one EFetch URL, so keep it short
+TOOL = "mia"
+MONTHS = {name: f"{n:02d}" for n, name in enumerate(
+    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
+_MEDLINE_DATE = re.compile(r"(\d{4})(?:\s+([A-Za-z]{3}))?")
+
+
+class _ESearchResult(BaseModel):
+    idlist: list[str] | None = None
+    error: str | None = Field(default=None, alias="ERROR")
+
+
+class _ESearch(BaseModel):
+    esearchresult: _ESearchResult
+
+
+@dataclass
+class Article:
+    """The parts of one PubMed record that mia uses."""
+
+    pmid: str
+    title: str
+    abstract: str = ""
+    journal: str = ""
+    date: str | None = None
+    authors: list[str] = field(default_factory=list)
+
+
+class PubMed:
+    """NCBI E-utilities for PubMed; an API key raises the rate limit from 3 to 10 requests/s."""
+
+    name = "pubmed"
+    service = "PubMed"
+    setting = "pubmed.base_url"
+
+    def __init__(
+        self,
+        *,
+        http: httpx.Client,
+        base_url: str,
+        api_key: str | None = None,
+        email: str | None = None,
+        limiter: RateLimiter | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.http = http
+        self.base_url = base_url
+        self._api_key = api_key
+        self.email = email
+        per_second = 10 if api_key else 3
+        self.limiter = limiter or RateLimiter(per_second, burst=per_second)
+        self.retry = retry
+
+    def __repr__(self) -> str:
+        return f"PubMed(base_url={self.base_url!r}, api_key={'set' if self._api_key else 'unset'})"
+
+    def _params(self, **params: str | int) -> dict[str, str | int]:
+        """`params` plus the tool, e-mail and key NCBI asks every request to carry."""
+        params["tool"] = TOOL
+        if self.email:
+            params["email"] = self.email
+        if self._api_key:
+            params["api_key"] = self._api_key
+        return params
+
+    def search(self, query: str, *, max_results: int = 8) -> SearchResult:
+        """Search PubMed for `query`, best matches first."""
+        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        found = calls.validate(_ESearch, calls.get_json("esearch.fcgi", self._params(
+            db="pubmed", term=query, retmode="json", retmax=clamp(max_results, MAX_RESULTS), sort="relevance",
+        ))).esearchresult
+        if found.error and not found.idlist:
+            raise ServiceError(f"PubMed could not run the search {query!r}: {found.error}",
+                               "Rephrase the query (PubMed search syntax).", service=self.service)
+        if found.idlist is None:
+            raise calls.unexpected("no 'esearchresult.idlist' in the body")
+        if not found.idlist:
+            return SearchResult(sources=[], usage=calls.usage())
+        response = calls.send("GET", "efetch.fcgi", params=self._params(
+            db="pubmed", id=",".join(found.idlist), rettype="abstract", retmode="xml"))
+        articles = {a.pmid: a for a in parse_articles(response.content, calls)}
+        ordered = [articles[pmid] for pmid in found.idlist if pmid in articles]  # keep relevance order
+        return SearchResult(sources=[to_source(a, query) for a in ordered], usage=calls.usage())
+
+
+def parse_articles(xml: bytes, calls: ServiceCalls) -> list[Article]:
+    """The articles of an EFetch PubmedArticleSet; anything else is a ServiceError."""
+    try:
+        root = ET.fromstring(xml)
+    except ET.ParseError as exc:
+        raise calls.unexpected(f"EFetch XML that cannot be parsed ({exc})") from None
+    if root.tag != "PubmedArticleSet":
+        error = clean(root.findtext(".//ERROR"))
+        if error:
+            raise ServiceError(f"PubMed EFetch failed: {error}", None, service=calls.service)
+        raise calls.unexpected(f"<{root.tag}> instead of <PubmedArticleSet> from EFetch")
+    articles = []
+    for element in root:
+        article = _book_article(element) if element.tag == "PubmedBookArticle" else _journal_article(element)
+        if article is not None:
+            articles.append(article)
+    return articles
+
+
+def _journal_article(element: ET.Element) -> Article | None:
+    citation = element.find("MedlineCitation")
+    article = citation.find("Article") if citation is not None else None
+    if citation is None or article is None:
+        return None
+    pmid = clean(citation.findtext("PMID"))
+    if not pmid:
+        return None
+    title = _text(article.find("ArticleTitle")) or _text(article.find("VernacularTitle"))
+    journal = clean(article.findtext("Journal/Title")) or clean(article.findtext("Journal/ISOAbbreviation"))
+    date = _date(article.find("Journal/JournalIssue/PubDate")) or _date(article.find("ArticleDate"))
+    return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(article.find("Abstract")),
+                   journal=journal, date=date, authors=_authors(article.find("AuthorList")))
+
+
+def _book_article(element: ET.Element) -> Article | None:
+    document = element.find("BookDocument")
+    if document is None or not clean(document.findtext("PMID")):
+        return None
+    pmid = clean(document.findtext("PMID"))
+    book = _text(document.find("Book/BookTitle"))
+    title = _text(document.find("ArticleTitle")) or book
+    return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(document.find("Abstract")),
+                   journal=book, date=_date(document.find("Book/PubDate")),
+                   authors=_authors(document.find("AuthorList")))
+
+
+def _text(element: ET.Element | None) -> str:
+    """All the text inside `element`, inline markup such as <i> and <sup> included."""
+    return clean("".join(element.itertext())) if element is not None else ""
+
+
+def _abstract(abstract: ET.Element | None) -> str:
+    """The abstract's parts joined, each led by its label (BACKGROUND: ...) when it has one."""
+    if abstract is None:
+        return ""
+    parts = []
+    for section in abstract.findall("AbstractText"):
+        text = _text(section)
+        label = clean(section.get("Label"))
+        if text:
+            parts.append(f"{label}: {text}" if label else text)
+    return " ".join(parts)
+
+
+def _date(element: ET.Element | None) -> str | None:
+    """YYYY, YYYY-MM or YYYY-MM-DD from a PubDate/ArticleDate, or the start of a MedlineDate."""
+    if element is None:
+        return None
+    year = clean(element.findtext("Year"))
+    if not year:
+        match = _MEDLINE_DATE.match(clean(element.findtext("MedlineDate")))
+        if not match:
+            return None
+        month = MONTHS.get((match.group(2) or "").lower())
+        return f"{match.group(1)}-{month}" if month else match.group(1)
+    month_raw = clean(element.findtext("Month")).lower()
+    month = MONTHS.get(month_raw[:3]) or (f"{int(month_raw):02d}" if month_raw.isdigit() else None)
+    if not month or not 1 <= int(month) <= 12:
+        return year
+    day = clean(element.findtext("Day"))
+    return f"{year}-{month}-{int(day):02d}" if day.isdigit() and 1 <= int(day) <= 31 else f"{year}-{month}"
+
+
+def _authors(author_list: ET.Element | None) -> list[str]:
+    """'Last Initials' for each author, or the group's name."""
+    if author_list is None:
+        return []
+    names = []
+    for author in author_list.findall("Author"):
+        name = clean(f"{author.findtext('LastName') or ''} {author.findtext('Initials') or ''}")
+        name = name or _text(author.find("CollectiveName"))
+        if name:
+            names.append(name)
+    return names
+
+
+def to_source(article: Article, query: str) -> Source:
+    """A Source for `article`; without an abstract the snippet names the journal and authors."""
+    snippet = article.abstract
+    if not snippet:
+        authors = ", ".join(article.authors[:3]) + (" et al." if len(article.authors) > 3 else "")
+        both = article.journal and authors
+        snippet = f"{article.journal} ({authors})" if both else (article.journal or authors)
+    return Source(kind="pubmed", url=f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/", title=article.title,
+                  identifier=article.pmid, date=article.date, snippet=trim(snippet), query=query)

@@ -1,0 +1,186 @@
+"""The search clients the research agent uses: one protocol, one result type, one factory."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+import httpx
+from pydantic import BaseModel, ValidationError
+
+from mia.errors import ServiceError, UsageError
+from mia.models import Source, Usage
+from mia.tools.http import RateLimiter, RetryPolicy, send
+
+if TYPE_CHECKING:
+    from mia.settings import Settings
+
+SOURCE_NAMES = ("web", "pubmed", "europepmc", "trials")
+SNIPPET_CHARS = 1200
+NO_PERPLEXITY_KEY = (
+    "Web search skipped: no Perplexity API key "
+    "(set PERPLEXITY_API_KEY or `mia config set perplexity.api_key`)."
+)
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass
+class SearchResult:
+    """What one search found, and what it cost."""
+
+    sources: list[Source]
+    usage: Usage
+
+
+class SearchClient(Protocol):
+    """A search service: `name` is the source name, `service` the name people know it by."""
+
+    name: str
+    service: str
+
+    def search(self, query: str, *, max_results: int = 8) -> SearchResult: ...
+
+
+@dataclass
+class ServiceCalls:
+    """The HTTP calls of one search, sent through `send`, counted and timed for its Usage.
+
+    One is made per search, so concurrent searches on one client never share counters.
+    """
+
+    http: httpx.Client
+    service: str
+    setting: str  # the base-URL setting, named in hints
+    base_url: str
+    limiter: RateLimiter | None
+    retry: RetryPolicy | None
+    requests: int = 0
+    seconds: float = 0.0
+
+    def url(self, path: str) -> str:
+        """The endpoint `path` under the base URL."""
+        return f"{self.base_url.rstrip('/')}/{path.lstrip('/')}"
+
+    def send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """Send one request with retries and the rate limit, and count it."""
+        started = time.perf_counter()
+        try:
+            return send(self.http, method, self.url(path), service=self.service, retry=self.retry,
+                        limiter=self.limiter, **kwargs)
+        finally:
+            self.requests += 1
+            self.seconds += time.perf_counter() - started
+
+    def get_json(self, path: str, params: dict[str, str | int]) -> Any:
+        """GET `path` and decode its JSON body."""
+        return self.decode(self.send("GET", path, params=params))
+
+    def decode(self, response: httpx.Response) -> Any:
+        """The JSON body of `response`; anything else is a ServiceError."""
+        try:
+            return response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError):
+            kind = response.headers.get("content-type", "no content type")
+            raise self.unexpected(f"a body that is not JSON ({kind})") from None
+
+    def validate(self, model: type[M], data: Any) -> M:
+        """Turn a decoded body into `model`; a wrong shape is a ServiceError, never a KeyError."""
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(part) for part in err["loc"])
+            if not where:
+                raise self.unexpected(f"{type(data).__name__} instead of a JSON object") from None
+            if err["type"] == "missing":
+                raise self.unexpected(f"no '{where}' in the body") from None
+            raise self.unexpected(f"'{where}' is malformed ({err['msg']})") from None
+
+    def unexpected(self, what: str) -> ServiceError:
+        """The error for a response mia cannot read, with a hint to check the base URL."""
+        return ServiceError(
+            f"{self.service} returned an unexpected response: {what}.",
+            f"Check the {self.setting} setting (now '{self.base_url}') with `mia config show`; "
+            f"it should point at the {self.service} API.",
+            service=self.service,
+        )
+
+    def usage(self, cost_usd: float = 0.0) -> Usage:
+        """The aggregated usage of the calls made so far."""
+        return Usage(service=self.service, requests=self.requests, cost_usd=cost_usd,
+                     latency_ms=round(self.seconds * 1000))
+
+
+_BLOCK_TAG = re.compile(r"</?(?:h[1-6]|p|br|div|li|ul|ol|tr|td|th|table|section|title)\b[^>]*>", re.I)
+_ANY_TAG = re.compile(r"<[^>]+>")
+_SPACE = re.compile(r"\s+")
+
+
+def strip_tags(text: str | None) -> str:
+    """Plain text from a little HTML: block tags become spaces, inline tags vanish, entities decode."""
+    if not text:
+        return ""
+    text = _ANY_TAG.sub("", _BLOCK_TAG.sub(" ", text))
+    return _SPACE.sub(" ", html.unescape(text)).strip()
+
+
+def clean(text: str | None) -> str:
+    """Collapse runs of whitespace."""
+    return _SPACE.sub(" ", text or "").strip()
+
+
+def trim(text: str, limit: int = SNIPPET_CHARS) -> str:
+    """Cut `text` to about `limit` characters at a word boundary, marking the cut with an ellipsis."""
+    text = clean(text)
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def clamp(value: int, high: int) -> int:
+    """`value` within 1..high."""
+    return max(1, min(int(value), high))
+
+
+def build_search_clients(
+    settings: Settings, http: httpx.Client, names: Iterable[str]
+) -> tuple[dict[str, SearchClient], list[str]]:
+    """Clients for the requested source names, plus one-line notices for the ones skipped."""
+    # Imported here because the client modules import the helpers above.
+    from mia.tools.clinicaltrials import ClinicalTrials
+    from mia.tools.europepmc import EuropePMC
+    from mia.tools.perplexity import PerplexitySearch
+    from mia.tools.pubmed import PubMed
+
+    wanted = [name.strip().lower() for name in names if name.strip()]
+    unknown = [name for name in wanted if name not in SOURCE_NAMES]
+    if unknown:
+        raise UsageError(f"Unknown source '{unknown[0]}'.", f"Valid sources: {', '.join(SOURCE_NAMES)}.")
+    clients: dict[str, SearchClient] = {}
+    notices: list[str] = []
+    for name in dict.fromkeys(wanted):
+        if name == "web":
+            key = settings.secret("perplexity.api_key")
+            if not key:
+                notices.append(NO_PERPLEXITY_KEY)
+                continue
+            clients[name] = PerplexitySearch(http=http, base_url=settings.perplexity.base_url, api_key=key,
+                                             price_per_request=settings.prices.perplexity_search_usd)
+        elif name == "pubmed":
+            clients[name] = PubMed(http=http, base_url=settings.pubmed.base_url,
+                                   api_key=settings.secret("pubmed.api_key"), email=settings.pubmed.email)
+        elif name == "europepmc":
+            clients[name] = EuropePMC(http=http, base_url=settings.europepmc.base_url)
+        else:
+            clients[name] = ClinicalTrials(http=http, base_url=settings.clinicaltrials.base_url)
+    return clients, notices
