@@ -1,0 +1,121 @@
+"""`mia research` end to end: the installed CLI against loopback fakes of every service."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+from fakes.research_llm import ResearchLLM, task_of
+from fakes.server import FakeServices
+
+from .conftest import Mia
+
+JSON_KEYS = {"agent_id", "name", "run_id", "status", "report_path", "sources", "citations_removed", "usage"}
+
+
+def citations(report: str) -> set[int]:
+    body = report.split("\n## Sources", 1)[0]
+    return {int(n) for n in re.findall(r"\[(\d+)\]", body)}
+
+
+def registry(home: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(home / "registry.db")
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def test_a_research_run_writes_a_cited_report_and_records_its_cost(mia: Mia, mia_home: Path,
+                                                                    services: FakeServices) -> None:
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == JSON_KEYS and out["status"] == "done" and out["name"] == "dmd-treatments"
+    assert out["sources"] > 5 and out["usage"]["cost_usd"] > 0 and out["usage"]["input_tokens"] > 0
+    folder = mia_home / "workspace" / "agents" / "dmd-treatments"
+    report = (folder / "report.md").read_text()
+    assert report == (folder / "reports" / "v1.md").read_text()
+    sources = json.loads((folder / "sources.json").read_text())
+    numbers = {s["number"] for s in sources}
+    assert citations(report) and citations(report) <= numbers
+    assert "Made-up reference list" not in report and "## Sources" in report
+    assert {s["kind"] for s in sources} == {"web", "pubmed", "europepmc", "trial"}
+    assert json.loads((folder / "evidence" / "claims.json").read_text())
+    assert len(json.loads((folder / "plan.json").read_text())) == 3
+    db = registry(mia_home)
+    run = db.execute("SELECT * FROM runs").fetchone()
+    assert run["status"] == "succeeded" and run["outcome"] == "complete"
+    steps = {r["step_key"] for r in db.execute("SELECT step_key FROM run_steps WHERE status = 'done'")}
+    assert {"plan", "synthesize", "verify", "write", "search/pubmed/0", "extract/0"} <= steps
+    services_used = {r["service"] for r in db.execute("SELECT service FROM usage")}
+    assert {"Workers AI", "Perplexity", "PubMed", "Europe PMC", "ClinicalTrials.gov"} <= services_used
+    for request in services.requests:
+        if request.service == "workers-ai":
+            assert request.json and request.json["max_tokens"] > 256
+
+
+def test_a_citation_to_a_source_never_retrieved_is_removed(services: FakeServices, mia: Mia,
+                                                          research_llm: ResearchLLM, mia_home: Path) -> None:
+    research_llm.bogus_citation = 97
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    out = json.loads(result.stdout)
+    assert result.returncode == 0 and out["citations_removed"] == 1
+    report = Path(out["report_path"]).read_text()
+    assert "[97]" not in report and "citation removed" in report and "removed 1 citation" in report
+
+
+def test_without_llm_credentials_mia_writes_a_labelled_source_digest(mia: Mia, mia_home: Path) -> None:
+    env = {k: v for k, v in mia.env.items() if not k.startswith("CLOUDFLARE_")}
+    result = Mia(env).run("research", "Duchenne gene therapy", "--sources", "pubmed,trials")
+    assert result.returncode == 0, result.stderr
+    assert "Source digest" in result.stdout and "Not synthesized" in result.stdout
+    assert re.search(r"NCT\d{8}", result.stdout) and "PMID " in result.stdout
+    assert "cloudflare.api_token" in result.stdout
+    assert "No LLM configured" in result.stderr
+
+
+def test_when_retrieval_finds_nothing_mia_says_so_instead_of_reporting(mia: Mia, services: FakeServices,
+                                                                      research_llm: ResearchLLM) -> None:
+    research_llm.plain_queries = True
+    result = mia.run("research", "xyzzyplex quuxification", "--depth", "quick", "--json")
+    out = json.loads(result.stdout)
+    assert result.returncode == 0 and out["status"] == "no_sources" and out["sources"] == 0
+    assert "No source returned anything" in Path(out["report_path"]).read_text()
+    assert not any(task_of(r.json or {}) == "synthesize" for r in services.requests if r.service == "workers-ai")
+
+
+def test_the_run_completes_when_services_fail_30_percent_of_the_time(mia_home: Path) -> None:
+    from .conftest import base_env
+
+    with FakeServices(llm=ResearchLLM(), fault_rate=0.3, seed=7) as flaky:
+        result = Mia({**base_env(mia_home), **flaky.env()}).run(
+            "research", "DMD treatments", "--depth", "quick", "--json", timeout=240)
+        faults = sum(1 for r in flaky.requests if r.status in (429, 503))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "done"
+    assert faults >= 5
+
+
+def test_a_budget_too_small_cuts_the_run_short_with_exit_3(mia: Mia, mia_home: Path) -> None:
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--budget", "0.012", "--json")
+    out = json.loads(result.stdout)
+    assert result.returncode == 3 and out["status"] == "cut_short"
+    assert out["usage"]["cost_usd"] <= 0.012
+    assert "cut short" in Path(out["report_path"]).read_text()
+
+
+def test_a_model_the_service_rejects_is_an_error_that_leaves_nothing_behind(mia: Mia, mia_home: Path) -> None:
+    result = mia.run("research", "DMD treatments", "--model", "@cf/nobody/no-such-model")
+    assert result.returncode == 1 and result.stdout == ""
+    assert "5007" in result.stderr and "No such model" in result.stderr and "llm.model" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert registry(mia_home).execute("SELECT COUNT(*) FROM agents").fetchone()[0] == 0
+    assert not (mia_home / "workspace" / "agents" / "dmd-treatments").exists()
+
+
+def test_asking_for_web_search_without_a_key_names_the_setting(mia: Mia) -> None:
+    env = {k: v for k, v in mia.env.items() if k != "PERPLEXITY_API_KEY"}
+    result = Mia(env).run("research", "DMD treatments", "--sources", "web")
+    assert result.returncode == 1 and "PERPLEXITY_API_KEY" in result.stderr
+    assert "mia config set perplexity.api_key" in result.stderr

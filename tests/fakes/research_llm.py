@@ -1,0 +1,95 @@
+"""A loopback model that does mia's research tasks deterministically: plan, extract, synthesize.
+
+It reads the task tag mia puts in its system prompts ([mia:plan], [mia:extract], [mia:synthesize]),
+answers in the shapes a real model would (JSON mode objects, Markdown with [n] citations), and can be
+told to misbehave (cite a source it was never given, return invalid JSON once).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from typing import Any
+
+from fakes.server import LLMReply
+
+FACETS = ("gene therapy", "exon skipping", "corticosteroids", "cardiomyopathy", "dystrophin",
+          "natural history", "ambulatory", "safety", "muscle", "givinostat", "vamorolone", "utrophin")
+
+
+def _messages(body: dict[str, Any]) -> tuple[str, str]:
+    messages = body.get("messages") or []
+    system = next((m["content"] for m in messages if m.get("role") == "system"), "")
+    user = "\n".join(m["content"] for m in messages if m.get("role") == "user")
+    return system, user
+
+
+def task_of(body: dict[str, Any]) -> str:
+    """plan | extract | synthesize | repair | other: which research step a request belongs to."""
+    system, _ = _messages(body)
+    roles = [m.get("role") for m in body.get("messages") or []]
+    match = re.search(r"\[mia:(\w+)\]", system)
+    task = match.group(1) if match else "other"
+    return f"{task}-repair" if roles.count("assistant") else task
+
+
+class ResearchLLM:
+    """Callable responder for FakeServices(llm=...), counting the tasks it served."""
+
+    def __init__(self, *, bogus_citation: int | None = None, invalid_json_once: str | None = None,
+                 sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False) -> None:
+        self.bogus_citation = bogus_citation
+        self.invalid_json_once = invalid_json_once
+        self.sub_questions = sub_questions
+        self.tokens = tokens
+        self.plain_queries = plain_queries  # queries repeat the question without adding search facets
+        self.tasks: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, body: dict[str, Any], model: str) -> LLMReply:
+        task = task_of(body)
+        with self._lock:
+            self.tasks[task] += 1
+            broken = task == self.invalid_json_once
+            if broken:
+                self.invalid_json_once = None
+        system, user = _messages(body)
+        if broken:
+            return LLMReply(text='{"sub_questions": "not a list"', prompt_tokens=self.tokens)
+        if task.startswith("plan"):
+            return self._plan(system, user)
+        if task.startswith("extract"):
+            return self._extract(user)
+        if task.startswith("synthesize"):
+            return self._synthesize(user)
+        return LLMReply(text="I can only help with research here.", prompt_tokens=self.tokens)
+
+    def _plan(self, system: str, user: str) -> LLMReply:
+        n = self.sub_questions or int((re.search(r"into (\d+) focused", system) or [0, 3])[1])
+        question = user.split("Research question:", 1)[-1].strip()
+        subs = [{"question": f"What is known about {question} and {facet}?",
+                 "query": question if self.plain_queries else f"{question} {facet}"} for facet in FACETS[:n]]
+        return LLMReply(data={"sub_questions": subs}, prompt_tokens=self.tokens, completion_tokens=60 * n)
+
+    def _extract(self, user: str) -> LLMReply:
+        claims = []
+        for number, title, snippet in re.findall(r"^\[(\d+)\] \([^)]*\) (.+)\n(.*)$", user, re.MULTILINE):
+            quote = " ".join(snippet.split()[:8]) or title
+            claims.append({"claim": f"{title.rstrip('.')} is relevant to the question.", "source": int(number),
+                           "quote": quote})
+        return LLMReply(data={"claims": claims}, prompt_tokens=self.tokens * 3, completion_tokens=40 * len(claims))
+
+    def _synthesize(self, user: str) -> LLMReply:
+        listing = user.split("<sources>", 1)[-1].split("</sources>", 1)[0]
+        numbers = [int(n) for n in re.findall(r"^\[(\d+)\]", listing, re.MULTILINE)]
+        lines = ["## Summary", ""]
+        if numbers:
+            lines.append(f"The retrieved literature covers {len(numbers)} sources [{numbers[0]}].")
+        for n in numbers[1:6]:
+            lines.append(f"- Finding supported by source {n} [{n}].")
+        if self.bogus_citation is not None:
+            lines.append(f"- A striking claim that no retrieved source supports [{self.bogus_citation}].")
+        lines += ["", "## Open questions", "", "Long-term durability remains uncertain."]
+        lines += ["", "## References", "", "[1] Made-up reference list that mia must drop."]
+        return LLMReply(text="\n".join(lines) + "\n", prompt_tokens=self.tokens * 5, completion_tokens=400)
