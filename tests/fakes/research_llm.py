@@ -45,6 +45,7 @@ class ResearchLLM:
         self.tokens = tokens
         self.plain_queries = plain_queries  # queries repeat the question without adding search facets
         self.tasks: Counter[str] = Counter()
+        self.hold: dict[str, threading.Event] = {}  # a task named here waits until its event is set
         self._lock = threading.Lock()
 
     def __call__(self, body: dict[str, Any], model: str) -> LLMReply:
@@ -54,6 +55,9 @@ class ResearchLLM:
             broken = task == self.invalid_json_once
             if broken:
                 self.invalid_json_once = None
+        gate = self.hold.get(task)
+        if gate is not None:
+            gate.wait(timeout=60)
         system, user = _messages(body)
         if broken:
             return LLMReply(text='{"sub_questions": "not a list"', prompt_tokens=self.tokens)

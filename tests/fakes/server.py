@@ -1,0 +1,401 @@
+"""A loopback fake of every remote service mia's research agent uses, speaking their real wire shapes."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import random
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from fakes import shapes
+from fakes.corpus import Corpus
+from fakes.shapes import Reply, json_reply
+
+DEFAULT_MODELS = frozenset({
+    "@cf/meta/llama-3.3-70b-instruct-fp8-fast", "@cf/meta/llama-4-scout-17b-16e-instruct",
+    "@cf/qwen/qwen3-30b-a3b-fp8", "@cf/openai/gpt-oss-120b", "@hf/nousresearch/hermes-2-pro-mistral-7b",
+})
+SERVICE_PREFIXES = (("/client/v4/", "workers-ai"), ("/openai/v1/", "openai"), ("/perplexity/", "perplexity"),
+                    ("/eutils/", "pubmed"), ("/europepmc/", "europepmc"), ("/ctgov/api/v2/", "trials"))
+LLM_SERVICES = ("workers-ai", "openai")
+SEARCH_SERVICES = ("perplexity", "pubmed", "europepmc", "trials")
+FAKE_REPLY = "Fake reply from the loopback model — nothing more to add."
+
+
+@dataclass
+class LLMReply:
+    """What the fake model says: text, or a parsed JSON object (JSON mode), plus tool calls and usage."""
+
+    text: str = ""
+    data: Any = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name": str, "arguments": {...}}
+    prompt_tokens: int = 100
+    completion_tokens: int = 50
+
+
+LLMResponder = Callable[[dict[str, Any], str], LLMReply]
+
+
+def echo_llm(body: dict[str, Any], model: str) -> LLMReply:
+    """The default responder: always the same short text."""
+    return LLMReply(text=FAKE_REPLY)
+
+
+class ScriptedLLMExhausted(RuntimeError):
+    """A ScriptedLLM was asked for more replies than it was given."""
+
+
+class ScriptedLLM:
+    """A responder that hands out queued replies in order and remembers every request it saw."""
+
+    def __init__(self, replies: Iterable[LLMReply | str] = ()) -> None:
+        self._queue: deque[LLMReply] = deque()
+        self._lock = threading.Lock()
+        self.calls: list[tuple[dict[str, Any], str]] = []
+        self.push(*replies)
+
+    def push(self, *replies: LLMReply | str) -> None:
+        """Queue more replies; a plain string becomes LLMReply(text=...)."""
+        with self._lock:
+            self._queue.extend(r if isinstance(r, LLMReply) else LLMReply(text=r) for r in replies)
+
+    @property
+    def remaining(self) -> int:
+        """How many replies are still queued."""
+        return len(self._queue)
+
+    def __call__(self, body: dict[str, Any], model: str) -> LLMReply:
+        with self._lock:
+            self.calls.append((body, model))
+            if not self._queue:
+                raise ScriptedLLMExhausted(
+                    f"ScriptedLLM has no replies left (call {len(self.calls)}, model {model!r}); "
+                    "push() more replies for this test")
+            return self._queue.popleft()
+
+
+@dataclass
+class RecordedRequest:
+    """One request the fake answered, with the status it answered with."""
+
+    service: str
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    json: Any
+    status: int
+    headers: dict[str, str]
+    started: float = 0.0
+    finished: float = 0.0
+
+
+@dataclass
+class Incoming:
+    """A parsed request handed to the route functions."""
+
+    service: str
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    raw: bytes
+    json: Any
+    json_error: str | None
+
+    def arg(self, name: str, default: str = "") -> str:
+        """The first value of a query parameter."""
+        return self.query.get(name, [default])[0]
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128  # the default 5 overflows under a benchmark's bursts (SYN retries cost 1 s)
+    fake: FakeServices
+
+    def __init__(self, address: tuple[str, int]) -> None:
+        super().__init__(address, _Handler)
+        self.open_connections: set[socket.socket] = set()
+        self.connections_lock = threading.Lock()
+
+    def close_open_connections(self) -> None:
+        """Hang up on kept-alive clients so no handler thread outlives the server."""
+        with self.connections_lock:
+            for conn in self.open_connections:
+                with contextlib.suppress(OSError):
+                    conn.shutdown(socket.SHUT_RDWR)
+            self.open_connections.clear()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # so the deliberately small stream writes leave one by one
+    timeout = 60
+    server: _Server
+
+    def setup(self) -> None:
+        super().setup()
+        with self.server.connections_lock:
+            self.server.open_connections.add(self.connection)
+
+    def finish(self) -> None:
+        with self.server.connections_lock:
+            self.server.open_connections.discard(self.connection)
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def _any(self) -> None:
+        self.server.fake._handle(self)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the request log is FakeServices.requests."""
+
+
+class FakeServices:
+    """Workers AI, an OpenAI-compatible server, Perplexity Search, PubMed, Europe PMC and CT.gov on 127.0.0.1."""
+
+    def __init__(self, *, corpus: Corpus | None = None, llm: LLMResponder | None = None,
+                 latency: dict[str, float] | None = None, fault_rate: float = 0.0,
+                 faults: tuple[int, ...] = (429, 503), seed: int = 0, llm_shape: str = "legacy",
+                 account_id: str = "acct-test", cf_token: str = "cf-test-token-5f2a9c",
+                 pplx_key: str = "pplx-test-key-81bd", models: frozenset[str] = DEFAULT_MODELS,
+                 pplx_fields: frozenset[str] = shapes.PPLX_SEARCH_FIELDS, port: int = 0,
+                 stream_pause: float = 0.0005) -> None:
+        if llm_shape not in ("legacy", "openai", "auto"):
+            raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
+        self.corpus = corpus if corpus is not None else Corpus()
+        self.llm: LLMResponder = llm or echo_llm
+        self.latency = dict(latency or {})
+        self.fault_rate, self.faults, self.llm_shape = fault_rate, tuple(faults), llm_shape
+        self.account_id, self.cf_token, self.pplx_key = account_id, cf_token, pplx_key
+        self.models, self.pplx_fields, self.port, self.stream_pause = models, pplx_fields, port, stream_pause
+        self.requests: list[RecordedRequest] = []
+        self.errors: list[str] = []  # exceptions raised by the LLM responder
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self._forced: dict[str, deque[int]] = defaultdict(deque)
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> FakeServices:
+        """Bind 127.0.0.1 (port 0 = any free port) and serve in a daemon thread."""
+        if self._server is None:
+            self._server = _Server(("127.0.0.1", self.port))
+            self._server.fake = self
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                            name=f"fake-services:{self.port}", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and close the listening socket."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server.close_open_connections()
+            self._server = None
+
+    def __enter__(self) -> FakeServices:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:40123."""
+        if self._server is None:
+            raise RuntimeError("FakeServices is not started; call start() or use it as a context manager")
+        return f"http://127.0.0.1:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that point mia at this server."""
+        u = self.url
+        return {
+            "MIA_CLOUDFLARE_API_BASE_URL": f"{u}/client/v4", "CLOUDFLARE_ACCOUNT_ID": self.account_id,
+            "CLOUDFLARE_API_TOKEN": self.cf_token, "MIA_PERPLEXITY_BASE_URL": f"{u}/perplexity",
+            "PERPLEXITY_API_KEY": self.pplx_key, "MIA_PUBMED_BASE_URL": f"{u}/eutils",
+            "MIA_EUROPEPMC_BASE_URL": f"{u}/europepmc", "MIA_CLINICALTRIALS_BASE_URL": f"{u}/ctgov/api/v2",
+            "MIA_LLM_BASE_URL": f"{u}/openai/v1", "NO_PROXY": "127.0.0.1,localhost",
+            "no_proxy": "127.0.0.1,localhost",
+        }
+
+    # -- log and faults -------------------------------------------------------------------------------
+    def count(self, service: str, *, status: int | None = None, path_contains: str | None = None) -> int:
+        """How many recorded requests match."""
+        with self._lock:
+            return sum(1 for r in self.requests if r.service == service
+                       and (status is None or r.status == status)
+                       and (path_contains is None or path_contains in r.path))
+
+    def reset_log(self) -> None:
+        """Forget recorded requests and responder errors."""
+        with self._lock:
+            self.requests.clear()
+            self.errors.clear()
+
+    def fail_next(self, service: str, *statuses: int) -> None:
+        """Answer the next requests to `service` with these fault statuses, in order."""
+        with self._lock:
+            self._forced[service].extend(statuses)
+
+    def _pick_fault(self, service: str) -> int | None:
+        with self._lock:
+            if self._forced[service]:
+                return self._forced[service].popleft()
+            if self.fault_rate > 0 and self.faults and self._rng.random() < self.fault_rate:
+                return self._rng.choice(self.faults)
+        return None
+
+    # -- request handling ---------------------------------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        started = time.monotonic()
+        req = self._parse(h)
+        if req.service != "unknown":
+            time.sleep(self.latency.get(req.service, 0.0))
+        fault = self._pick_fault(req.service) if req.service != "unknown" else None
+        reply = shapes.fault_reply(req.service, fault) if fault else self._route(req)
+        record = RecordedRequest(req.service, req.method, req.path, req.query, req.json, reply.status,
+                                 req.headers, started, time.monotonic())
+        with self._lock:  # recorded before answering, so a client never sees an answer that is not yet logged
+            self.requests.append(record)
+        try:
+            self._send(h, reply)
+        except (BrokenPipeError, ConnectionResetError):
+            h.close_connection = True
+
+    @staticmethod
+    def _parse(h: BaseHTTPRequestHandler) -> Incoming:
+        parts = urlsplit(h.path)
+        path = unquote(parts.path)
+        query = parse_qs(parts.query, keep_blank_values=True)
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        raw = h.rfile.read(int(headers.get("content-length") or 0))
+        body: Any = None
+        error = None
+        if raw:
+            try:
+                body = json.loads(raw)
+            except ValueError as exc:
+                error = str(exc)
+        if error and headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+            for key, values in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items():
+                query.setdefault(key, []).extend(values)  # E-utilities take long id lists as a POST form
+        service = next((name for prefix, name in SERVICE_PREFIXES if path.startswith(prefix)), "unknown")
+        return Incoming(service, h.command, path, query, headers, raw, body, error)
+
+    def _route(self, req: Incoming) -> Reply:
+        if req.service == "workers-ai":
+            return self._workers_ai(req)
+        if req.service == "openai":
+            return self._openai(req)
+        if req.service == "perplexity":
+            return shapes.perplexity_search(req, self.corpus, self.pplx_key, self.pplx_fields)
+        if req.service == "pubmed":
+            return shapes.pubmed(req, self.corpus)
+        if req.service == "europepmc":
+            return shapes.europepmc(req, self.corpus)
+        if req.service == "trials":
+            return shapes.trials(req, self.corpus)
+        return json_reply(404, {"error": f"the fake has no route for {req.method} {req.path}"})
+
+    def _workers_ai(self, req: Incoming) -> Reply:
+        if req.headers.get("authorization") != f"Bearer {self.cf_token}":
+            return shapes.cf_error(401, "Authentication error", 10000)
+        m = re.fullmatch(r"/client/v4/accounts/([^/]+)/ai/(?:run/(.+)|(v1/chat/completions))", req.path)
+        if not m or req.method != "POST":
+            return shapes.cf_error(404, "No route for that URI", 7000)
+        if m[1] != self.account_id:
+            return shapes.cf_error(404, f"Could not route to /client/v4/accounts/{m[1]}/ai/run, perhaps your"
+                                        " object identifier is invalid?", 7003)
+        if req.json_error or not isinstance(req.json, dict):
+            return shapes.cf_error(400, f"AiError: Bad input: body is not a JSON object ({req.json_error})", 5004)
+        model = m[2] or str(req.json.get("model", ""))
+        if model not in self.models:
+            return shapes.cf_error(400, f"AiError: No such model {model} or task", 5007)
+        if m[2] and "messages" not in req.json and "prompt" not in req.json:
+            return shapes.cf_error(400, "AiError: Bad input: Error: oneOf at '/' not met, 0 matches required", 5004)
+        reply = self._ask_llm(req.json, model)
+        if reply is None:
+            return shapes.cf_error(500, "AiError: the fake's LLM responder raised; see FakeServices.errors", 5000)
+        stream = bool(req.json.get("stream"))
+        if m[3]:  # the OpenAI-compatible endpoint under /ai/v1: plain OpenAI, no envelope
+            return self._openai_answer(reply, model, stream, req.json)
+        openai_shape = self.llm_shape == "openai" or (
+            self.llm_shape == "auto" and not re.search(r"llama|hermes|mistral", model))
+        if stream:
+            frames = (shapes.openai_frames(reply, model, cf_final=True) if openai_shape
+                      else shapes.legacy_frames(reply))
+            return Reply(200, content_type="text/event-stream", frames=frames)
+        result = shapes.openai_completion(reply, model) if openai_shape else shapes.legacy_result(reply)
+        return json_reply(200, {"result": result, "success": True, "errors": [], "messages": []})
+
+    def _openai(self, req: Incoming) -> Reply:
+        if req.path == "/openai/v1/models" and req.method == "GET":
+            return json_reply(200, {"object": "list", "data": [
+                {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in sorted(self.models)]})
+        if req.path != "/openai/v1/chat/completions" or req.method != "POST":
+            return shapes.openai_error(404, f"Unknown request URL: {req.method} {req.path}", "invalid_request_error")
+        if req.json_error or not isinstance(req.json, dict) or not req.json.get("model"):
+            return shapes.openai_error(400, "you must provide a model parameter and a JSON body",
+                                       "invalid_request_error")
+        model = str(req.json["model"])
+        reply = self._ask_llm(req.json, model)
+        if reply is None:
+            return shapes.openai_error(500, "the fake's LLM responder raised; see FakeServices.errors",
+                                       "server_error")
+        return self._openai_answer(reply, model, bool(req.json.get("stream")), req.json)
+
+    @staticmethod
+    def _openai_answer(reply: LLMReply, model: str, stream: bool, body: dict[str, Any]) -> Reply:
+        if not stream:
+            return json_reply(200, shapes.openai_completion(reply, model))
+        options = body.get("stream_options") or {}
+        frames = shapes.openai_frames(reply, model, cf_final=False, include_usage=bool(options.get("include_usage")))
+        return Reply(200, content_type="text/event-stream", frames=frames)
+
+    def _ask_llm(self, body: dict[str, Any], model: str) -> LLMReply | None:
+        try:
+            return self.llm(body, model)
+        except Exception as exc:  # reported to the client as a 500 and kept for the test to assert on
+            with self._lock:
+                self.errors.append(f"{type(exc).__name__}: {exc}")
+            traceback.print_exc(file=sys.stderr)
+            return None
+
+    def _send(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        h.send_response(reply.status)
+        h.send_header("Content-Type", reply.content_type)
+        for name, value in reply.headers.items():
+            h.send_header(name, value)
+        if reply.frames is None:
+            h.send_header("Content-Length", str(len(reply.body)))
+            h.end_headers()
+            if h.command != "HEAD":
+                h.wfile.write(reply.body)
+            return
+        h.send_header("Transfer-Encoding", "chunked")
+        h.send_header("Cache-Control", "no-cache")
+        h.end_headers()
+        for piece in shapes.awkward_pieces(b"".join(reply.frames)):
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            h.wfile.flush()
+            if self.stream_pause:
+                time.sleep(self.stream_pause)
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
