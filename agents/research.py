@@ -205,6 +205,8 @@ class ResearchPipeline:
         outcome = self._outcome(sources, verified)
         header = self._header(sources)
         notes = list(self.notices)
+        if outcome == "cut_short":
+            notes.append("This report was cut short by the budget: some searches or evidence were skipped.")
         if outcome == "no_sources":
             report = render_digest(question=self.params["question"], header=header, sources=[], notes=notes + [
                 "No source returned anything for this question, so mia wrote no report: an answer without "
@@ -214,8 +216,6 @@ class ResearchPipeline:
                 notes.append(self.params.get("digest_notice", "Not synthesized: no LLM is configured."))
             report = render_digest(question=self.params["question"], header=header, sources=sources, notes=notes)
         else:
-            if outcome == "cut_short":
-                notes.append("This report was cut short by the budget: some searches or evidence were skipped.")
             report = render_report(question=self.params["question"], header=header, body=verified["body"],
                                    sources=sources, cited=verified["cited"], removed=verified["removed"],
                                    notes=notes)
