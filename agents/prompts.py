@@ -93,13 +93,16 @@ def extract_messages(question: str, sub_question: str, sources: list[Source]) ->
 
 
 def synth_messages(question: str, claims: list[dict[str, object]], sources: list[Source],
-                   instruction: str | None = None) -> list[dict[str, str]]:
+                   instruction: str | None = None, previous_report: str | None = None) -> list[dict[str, str]]:
     listing = "\n".join(source_line(s) for s in sources)
     evidence = "\n".join(f"- {c['claim']} [{c['source']}]" + (f" (\"{c['quote']}\")" if c.get("quote") else "")
                          for c in claims)
     task = f"Research question: {question}"
     if instruction:
         task += f"\nFocus of this update: {instruction}"
+    if previous_report:
+        task += ("\n\n<previous_report>\n" + previous_report[:6000] + "\n</previous_report>\n"
+                 "Update the previous report with the evidence below; its citation numbers are not valid here.")
     return [{"role": "system", "content": SYNTH_SYSTEM},
             {"role": "user", "content": f"{task}\n\n<sources>\n{listing}\n</sources>\n\n"
                                         f"<evidence>\n{evidence or '- (no extracted claims)'}\n</evidence>\n\n"

@@ -9,6 +9,7 @@ from typing import Any
 
 from mia.agents import prompts
 from mia.agents.budget import Budget
+from mia.agents.changes import compute_changes, render_changes
 from mia.agents.engine import RunContext
 from mia.agents.llm import LLMClient, LLMOutputError
 from mia.agents.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
@@ -30,12 +31,13 @@ EventSink = Callable[[str, dict[str, Any]], None]
 class RunOutput:
     """What a finished research run produced (the `write` step's stored output)."""
 
-    outcome: str  # complete | cut_short | digest | no_sources
+    outcome: str  # complete | cut_short | digest | no_sources | unchanged
     report: str
     files: dict[str, str]
     sources: int
     citations_removed: int
     notices: list[str] = field(default_factory=list)
+    changes: dict[str, Any] | None = None
 
 
 class ResearchPipeline:
@@ -52,16 +54,27 @@ class ResearchPipeline:
         self.concurrency = concurrency
         self.emit = on_event
         self.notices: list[str] = list(params.get("notices", []))
+        self.changes: dict[str, Any] | None = None
 
     # --- the body -------------------------------------------------------------------------
 
     def __call__(self, ctx: RunContext) -> RunOutput:
         question = self.params["question"]
         self._stage(ctx, "planning")
-        plan = self._plan(ctx) if self.llm else [{"question": question, "query": question}]
+        if self.params.get("plan"):  # a follow-up run searches its agent's remembered plan again
+            plan = self.params["plan"]
+        else:
+            plan = self._plan(ctx) if self.llm else [{"question": question, "query": question}]
         self._stage(ctx, "searching")
         sources, by_subq = self._search(ctx, plan)
         self.emit("sources", {"count": len(sources)})
+        previous = self.params.get("previous")
+        changes = None
+        if previous is not None:
+            changes = ctx.step("changes", lambda: compute_changes(previous["sources"], previous["claims"], sources))
+            if not changes["material"] and not self.params.get("force_report"):
+                return RunOutput(**ctx.step("write", lambda: self._write_unchanged(plan, changes)))
+        self.changes = changes
         claims: list[dict[str, Any]] = []
         body: str | None = None
         if sources and self.llm:
@@ -180,7 +193,8 @@ class ResearchPipeline:
     def _synthesize(self, ctx: RunContext, sources: list[Source], claims: list[dict[str, Any]]) -> str | None:
         assert self.llm is not None
         llm = self.llm
-        messages = prompts.synth_messages(self.params["question"], claims, sources, self.params.get("instruction"))
+        messages = prompts.synth_messages(self.params["question"], claims, sources, self.params.get("instruction"),
+                                          (self.params.get("previous") or {}).get("report"))
 
         def synthesize() -> str:
             self.budget.require(llm.estimate_cost(messages, llm.max_tokens), what="writing the report")
@@ -219,10 +233,25 @@ class ResearchPipeline:
             report = render_report(question=self.params["question"], header=header, body=verified["body"],
                                    sources=sources, cited=verified["cited"], removed=verified["removed"],
                                    notes=notes)
+        note = self._changes_note(self.changes, new_version=self.params["report_version"])
         files = self.write_files({"report": report, "plan": plan, "claims": claims, "outcome": outcome,
-                                  "sources": [s.model_dump(mode="json") for s in sources]})
+                                  "sources": [s.model_dump(mode="json") for s in sources], "changes": note})
         return {"outcome": outcome, "report": report, "files": files, "sources": len(sources),
-                "citations_removed": verified["removed"], "notices": notes}
+                "citations_removed": verified["removed"], "notices": notes, "changes": self.changes}
+
+    def _write_unchanged(self, plan: list[dict[str, str]], changes: dict[str, Any]) -> dict[str, Any]:
+        """Nothing material changed: only the changes note is written; the report stays as it was."""
+        note = self._changes_note(changes, new_version=None)
+        files = self.write_files({"report": None, "plan": plan, "claims": None, "outcome": "unchanged",
+                                  "sources": None, "changes": note})
+        return {"outcome": "unchanged", "report": note or "", "files": files, "sources": changes["checked"],
+                "citations_removed": 0, "notices": list(self.notices), "changes": changes}
+
+    def _changes_note(self, changes: dict[str, Any] | None, *, new_version: int | None) -> str | None:
+        if changes is None:
+            return None
+        return render_changes(changes, slug=self.params["slug"], date=self.params["date"],
+                              previous_version=self.params["report_version"] - 1, new_version=new_version)
 
     def _outcome(self, sources: list[Source], verified: dict[str, Any]) -> str:
         if not sources:

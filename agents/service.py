@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,7 +24,8 @@ from mia.store.workspace import Workspace, write_atomic, write_json
 from mia.tools.search import SOURCE_NAMES, build_search_clients
 
 MAX_QUESTION_CHARS = 4000
-STATUS_BY_OUTCOME = {"complete": "done", "cut_short": "cut_short", "digest": "digest", "no_sources": "no_sources"}
+STATUS_BY_OUTCOME = {"complete": "done", "cut_short": "cut_short", "digest": "digest", "no_sources": "no_sources",
+                     "unchanged": "unchanged"}
 DIGEST_NOTICE = ("Not synthesized: no LLM is configured, so this is a digest of what the literature sources "
                  "returned for the question as typed. Set cloudflare.account_id and cloudflare.api_token "
                  "(or CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN) for the full cited report.")
@@ -57,6 +57,8 @@ class ResearchResult:
     citations_removed: int
     usage: dict[str, float]
     notices: list[str] = field(default_factory=list)
+    changes: dict[str, Any] | None = None
+    changes_path: Path | None = None
 
 
 def validate_request(settings: Settings, *, question: str, sources: str | None, depth: str | None,
@@ -104,11 +106,21 @@ def _llm_or_none(settings: Settings, http: httpx.Client, request_model: str | No
 class AgentFiles:
     """Writes a run's files into the agent's folder, atomically and idempotently."""
 
-    def __init__(self, workspace: Workspace, slug: str, version: int, run_id: str) -> None:
+    def __init__(self, workspace: Workspace, slug: str, version: int, stamp: str) -> None:
         self.dir = workspace.agent_dir(slug)
-        self.version, self.run_id = version, run_id
+        self.version, self.stamp = version, stamp
 
     def __call__(self, data: dict[str, Any]) -> dict[str, str]:
+        files = {"report": str(self.dir / "report.md")}
+        if data.get("changes"):
+            changes = self.dir / "changes" / f"{self.stamp}.md"
+            write_atomic(changes, data["changes"])
+            files["changes"] = str(changes)
+        if data["report"] is not None:
+            files.update(self._write_report(data))
+        return files
+
+    def _write_report(self, data: dict[str, Any]) -> dict[str, str]:
         report_path = self.dir / "report.md"
         write_atomic(self.dir / "reports" / f"v{self.version}.md", data["report"])
         write_json(self.dir / "sources.json", data["sources"])
@@ -139,13 +151,13 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     params = {"question": request.question, "slug": agent.slug, "depth": request.depth,
               "sources": request.sources, "report_version": 1, "notices": notices,
               "date": datetime.now(UTC).date().isoformat(), "mode": "full" if llm else "digest",
-              "digest_notice": DIGEST_NOTICE}
+              "digest_notice": DIGEST_NOTICE, "stamp": stamp_now()}
     run = run_store.create_run(registry, agent_id=agent.id, kind="research", params=params,
                                code_version=f"{__version__}/{PIPELINE_VERSION}")
     for notice in notices:
         on_event("notice", {"message": notice})
     try:
-        return _execute(settings, registry, workspace, agent, run.id, llm, clients, on_event)
+        return execute_run(settings, registry, workspace, agent, run.id, llm, clients, on_event)
     except MiaError:
         if not any(s["status"] == "done" for s in run_store.run_steps(registry, run.id)):
             agent_store.delete_agent(registry, agent.id)  # nothing was learned: leave no half-made agent
@@ -153,11 +165,16 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
         raise
 
 
+def stamp_now() -> str:
+    """A file-name-safe UTC timestamp, e.g. 20261122T0815Z."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
 def resume_research(settings: Settings, registry: Registry, ref: str, *, http: httpx.Client,
-                    on_event: EventSink) -> ResearchResult:
-    """Continue an agent's unfinished run; finished steps are not repeated."""
+                    on_event: EventSink, run_id: str | None = None) -> ResearchResult:
+    """Continue an agent's unfinished run (its latest, or `run_id`); finished steps are not repeated."""
     agent = agent_store.get_agent(registry, ref)
-    run = run_store.latest_run(registry, agent.id)
+    run = run_store.get_run(registry, run_id) if run_id else run_store.latest_run(registry, agent.id)
     if run is None or run.status in run_store.CLOSED:
         raise RunConflict(f"Agent '{agent.slug}' has no unfinished run to resume.",
                           f"Its report is at `mia agents show {agent.slug}`.")
@@ -167,20 +184,18 @@ def resume_research(settings: Settings, registry: Registry, ref: str, *, http: h
     params = run.params
     llm = LLMClient.from_settings(settings, http, model=agent.model) if params["mode"] == "full" else None
     clients, _ = build_search_clients(settings, http, params["sources"])
-    return _execute(settings, registry, Workspace(settings.workspace_root), agent, run.id, llm, clients, on_event)
+    return execute_run(settings, registry, Workspace(settings.workspace_root), agent, run.id, llm, clients, on_event)
 
 
-def _execute(settings: Settings, registry: Registry, workspace: Workspace, agent: agent_store.AgentRecord,
+def execute_run(settings: Settings, registry: Registry, workspace: Workspace, agent: agent_store.AgentRecord,
              run_id: str, llm: LLMClient | None, clients: dict[str, Any], on_event: EventSink) -> ResearchResult:
     run = run_store.get_run(registry, run_id)
     params = run.params
     spent = run_store.run_spend(registry, run_id)["cost_usd"]
     pipeline = ResearchPipeline(
         params=params, llm=llm, clients=clients, budget=Budget(agent.budget_usd, spent),
-        write_files=AgentFiles(workspace, agent.slug, params["report_version"], run_id),
-        concurrency=settings.research.concurrency, on_event=on_event)
-    stage_status: Callable[[str, dict[str, Any]], None] = _status_updater(registry, agent.id, on_event)
-    pipeline.emit = stage_status
+        write_files=AgentFiles(workspace, agent.slug, params["report_version"], params.get("stamp", run_id)),
+        concurrency=settings.research.concurrency, on_event=_status_updater(registry, agent.id, on_event))
     agent_store.set_status(registry, agent.id, "running", last_run_id=run_id, last_run_at=run.created_at)
     try:
         output: RunOutput = execute(registry, run_id, pipeline)
@@ -190,13 +205,15 @@ def _execute(settings: Settings, registry: Registry, workspace: Workspace, agent
         raise
     status = STATUS_BY_OUTCOME[output.outcome]
     run_store.finish_run(registry, run_id, status="succeeded", outcome=output.outcome)
-    agent_store.set_status(registry, agent.id, status, report_version=params["report_version"])
+    version = agent.report_version if output.outcome == "unchanged" else params["report_version"]
+    agent_store.set_status(registry, agent.id, "done" if status == "unchanged" else status, report_version=version)
     _write_run_record(workspace, agent.slug, run_id, params, output, run_store.run_spend(registry, run_id))
     return ResearchResult(
         agent=agent_store.get_agent(registry, agent.id), run_id=run_id, status=status, report=output.report,
         report_path=Path(output.files["report"]), sources=output.sources,
         citations_removed=output.citations_removed, usage=run_store.run_spend(registry, run_id),
-        notices=output.notices)
+        notices=output.notices, changes=output.changes,
+        changes_path=Path(output.files["changes"]) if "changes" in output.files else None)
 
 
 def _status_updater(registry: Registry, agent_id: str, on_event: EventSink) -> EventSink:

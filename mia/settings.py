@@ -80,7 +80,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("prices.llm_input_usd_per_m", None, "Override: LLM input price per million tokens."),
     Spec("prices.llm_output_usd_per_m", None, "Override: LLM output price per million tokens."),
     Spec("prices.perplexity_search_usd", 0.005, "Price of one Perplexity Search API request."),
-    Spec("notify.command", None, "Command run with the notification text when an agent has news."),
+    Spec("notify.command", None, "Command run with the notification text as its last argument when an agent "
+         "has news (e.g. notify-send mia)."),
+    Spec("triggers.grace_minutes", 0, "How late a missed slot may still run (0: 1 h for sub-daily schedules, "
+         "12 h for daily or rarer)."),
 )
 SPEC_BY_KEY = {spec.key: spec for spec in SPECS}
 
@@ -152,6 +155,10 @@ class NotifySettings(_Section):
     command: str | None = None
 
 
+class TriggerSettings(_Section):
+    grace_minutes: int = Field(ge=0)
+
+
 class Settings(_Section):
     """The resolved settings; `sources` says where each key's value came from."""
 
@@ -167,6 +174,7 @@ class Settings(_Section):
     research: ResearchSettings
     prices: PriceSettings
     notify: NotifySettings
+    triggers: TriggerSettings
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @property

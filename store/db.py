@@ -140,6 +140,46 @@ def m001_initial(db: sqlite_utils.Database) -> None:
             PRIMARY KEY (trigger_id, slot))""")
 
 
+@migrations()
+def m002_sync_manifest(db: sqlite_utils.Database) -> None:
+    """What each mirrored file looked like, on both sides, as of the last sync (one remote per row)."""
+    db.execute("""
+        CREATE TABLE sync_manifest (
+            remote TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            sha256 TEXT NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            etag TEXT NOT NULL,
+            synced_at TEXT NOT NULL,
+            PRIMARY KEY (remote, path))""")
+
+
+@migrations()
+def m004_inbox_and_trigger_runs(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        CREATE TABLE inbox (
+            id INTEGER PRIMARY KEY,
+            agent_id TEXT REFERENCES agents(id) ON DELETE CASCADE,
+            run_id TEXT,
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            path TEXT,
+            created_at TEXT NOT NULL,
+            read_at TEXT)""")
+    db.execute("CREATE INDEX inbox_unread ON inbox(read_at, id)")
+    db.execute("ALTER TABLE runs ADD COLUMN trigger_id INTEGER")
+    db.execute("CREATE INDEX runs_by_trigger ON runs(trigger_id, status)")
+
+
+@migrations()
+def m003_conversation_usage(db: sqlite_utils.Database) -> None:
+    # The Interaction Agent's LLM calls belong to a conversation, not to a research agent or run.
+    db.execute("ALTER TABLE usage ADD COLUMN conversation_id TEXT REFERENCES conversations(id) ON DELETE SET NULL")
+    db.execute("CREATE INDEX usage_by_conversation ON usage(conversation_id)")
+    db.execute("CREATE INDEX conversations_by_update ON conversations(updated_at)")
+
+
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 

@@ -154,11 +154,12 @@ def abandoned_runs(registry: Registry) -> list[RunRecord]:
     """Runs marked running whose owner is gone (dead local process or expired lease), or never started."""
     rows = registry.query("SELECT * FROM runs WHERE status IN ('running', 'queued') ORDER BY created_at")
     now = utcnow()
+    fresh = _later(-60)
     found = []
     for row in rows:
         run = RunRecord.model_validate(row)
-        if run.status == "queued" and run.owner is None:
-            continue  # created but never claimed: whoever created it is about to claim it
+        if run.status == "queued" and run.owner is None and run.created_at > fresh:
+            continue  # just created: whoever created it is about to claim it
         if run.owner is None or (run.lease_until or "") < now or not owner_alive(run.owner):
             found.append(run)
     return found

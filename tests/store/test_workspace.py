@@ -57,5 +57,6 @@ def test_atomic_write_leaves_the_old_file_when_interrupted(tmp_path: Path, monke
 
 
 def test_slugs_are_readable() -> None:
-    assert slugify("Duchenne muscular dystrophy: exon-skipping (2026)?") == "duchenne-muscular-dystrophy-exon-skipping-2026"
+    expected = "duchenne-muscular-dystrophy-exon-skipping-2026"
+    assert slugify("Duchenne muscular dystrophy: exon-skipping (2026)?") == expected
     assert slugify("???") == "agent"

@@ -1,0 +1,46 @@
+"""`mia inbox`: what agents found worth telling you."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from mia.commands.common import err_console, open_state, out_console, print_json
+
+app = typer.Typer(help="Notifications from agents: material changes found by triggers.")
+
+
+@app.callback(invoke_without_command=True)
+def inbox(ctx: typer.Context,
+          include_read: Annotated[bool, typer.Option("--all", help="Include entries already read.")] = False,
+          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List unread notifications (newest first)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from mia.store.inbox import list_messages
+
+    _, registry = open_state()
+    rows = list_messages(registry, include_read=include_read)
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        err_console().print("Inbox is empty.")
+        return
+    console = out_console()
+    for r in rows:
+        mark = " " if r["read_at"] else "•"
+        console.print(f"{mark} [{r['id']}] {r['created_at'][:16]}  {r['title']}", highlight=False)
+        if r["path"]:
+            console.print(f"      {r['path']}", highlight=False)
+
+
+@app.command("read")
+def read(ids: Annotated[list[int] | None, typer.Argument(help="Entry ids (default: all unread).")] = None) -> None:
+    """Mark entries as read."""
+    from mia.store.inbox import mark_read
+
+    _, registry = open_state()
+    n = mark_read(registry, ids or None)
+    err_console().print(f"Marked {n} entr{'y' if n == 1 else 'ies'} as read.")

@@ -1,0 +1,134 @@
+"""`mia triggers`: wake research agents on a schedule (cron runs `mia triggers run`)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from mia.commands.common import err_console, open_state, out_console, print_json
+
+app = typer.Typer(help="Schedules that wake research agents (cron runs `mia triggers run`).",
+                  no_args_is_help=True)
+
+
+def trigger_json(t: Any) -> dict[str, Any]:
+    """The stable JSON shape of one trigger (documented in the README)."""
+    from mia.agents.triggers import schedule_of
+
+    return {"id": t.id, "agent": t.agent, "kind": t.kind, "schedule": schedule_of(t).describe(), "spec": t.spec,
+            "tz": t.tz, "instruction": t.instruction, "enabled": bool(t.enabled), "next_due": t.next_due,
+            "last_slot": t.last_slot, "deployed": bool(t.deployed), "created_at": t.created_at}
+
+
+@app.command("add")
+def add(
+    agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+    cron: Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "0 8 * * 1".')] = None,
+    tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone of the schedule (default UTC).")] = None,
+    every: Annotated[str | None, typer.Option("--every", help="Interval: 30m, 6h, 1d, 2w.")] = None,
+    at: Annotated[str | None, typer.Option("--at", help="One time, e.g. 2026-12-01T09:00.")] = None,
+    instruction: Annotated[str, typer.Option("--instruction", help="What to look for when it wakes.")] = "",
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Add a trigger to an agent (adding the same one twice returns the existing trigger)."""
+    from mia.agents.triggers import add as add_trigger
+
+    _, registry = open_state()
+    record, created = add_trigger(registry, agent_ref=agent, cron=cron, tz=tz, every=every, at=at,
+                                  instruction=instruction)
+    if json_out:
+        print_json({**trigger_json(record), "created": created})
+        return
+    verb = "Added" if created else "Already there:"
+    err_console().print(f"{verb} trigger {record.id} for {record.agent}: {trigger_json(record)['schedule']}, "
+                        f"next {record.next_due or 'never'}")
+
+
+@app.command("list")
+def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
+          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """List triggers with their next due time."""
+    from mia.store.agents import get_agent
+    from mia.store.triggers import list_triggers
+
+    _, registry = open_state()
+    agent_id = get_agent(registry, agent).id if agent else None
+    rows = [trigger_json(t) for t in list_triggers(registry, agent_id)]
+    if json_out:
+        print_json(rows)
+        return
+    if not rows:
+        err_console().print("No triggers. Add one with: mia triggers add AGENT --every 1d")
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("id", "agent", "schedule", "state", "next due", "instruction"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        state = "cloud" if r["deployed"] else ("on" if r["enabled"] else "paused")
+        table.add_row(str(r["id"]), r["agent"], r["schedule"], state, r["next_due"] or "-", r["instruction"][:50])
+    out_console().print(table)
+
+
+@app.command("show")
+def show(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")],
+         json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show one trigger and its fired slots."""
+    from mia.store.triggers import fires, get_trigger
+
+    _, registry = open_state()
+    data = {**trigger_json(get_trigger(registry, trigger_id)), "fires": fires(registry, trigger_id)}
+    if json_out:
+        print_json(data)
+        return
+    console = out_console()
+    console.print(f"[bold]trigger {data['id']}[/bold] · {data['agent']} · {data['schedule']} · "
+                  f"{'on' if data['enabled'] else 'paused'} · next {data['next_due'] or '-'}")
+    if data["instruction"]:
+        console.print(f"instruction: {data['instruction']}")
+    for fire in data["fires"]:
+        what = f"run {fire['run_id']}" if fire["run_id"] else "missed"
+        console.print(f"  {fire['slot']} · {what} · {fire['coalesced']} slot(s)")
+
+
+def _set_enabled(trigger_id: int, enabled: bool) -> None:
+    from datetime import UTC, datetime
+
+    from mia.agents.schedule import iso
+    from mia.agents.triggers import schedule_of
+    from mia.store.triggers import get_trigger, update_trigger
+
+    _, registry = open_state()
+    trigger = get_trigger(registry, trigger_id)
+    upcoming = schedule_of(trigger).next_after(datetime.now(UTC)) if enabled else None
+    # Resuming starts from now: slots that passed while paused are skipped, not fired late.
+    fields: dict[str, Any] = {"enabled": 1 if enabled else 0}
+    if enabled:
+        fields.update(next_due=iso(upcoming) if upcoming else None, last_slot=iso(datetime.now(UTC)))
+    update_trigger(registry, trigger_id, **fields)
+    err_console().print(f"Trigger {trigger_id} {'resumed' if enabled else 'paused'}.")
+
+
+@app.command("pause")
+def pause(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
+    """Stop a trigger from firing until resumed."""
+    _set_enabled(trigger_id, False)
+
+
+@app.command("resume")
+def resume(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
+    """Let a paused trigger fire again (from the next slot on)."""
+    _set_enabled(trigger_id, True)
+
+
+@app.command("remove")
+def remove(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
+    """Delete a trigger."""
+    from mia.store.triggers import get_trigger, remove_trigger
+
+    _, registry = open_state()
+    get_trigger(registry, trigger_id)
+    remove_trigger(registry, trigger_id)
+    err_console().print(f"Removed trigger {trigger_id}.")
