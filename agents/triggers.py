@@ -58,7 +58,8 @@ def add(registry: Registry, *, agent_ref: str, cron: str | None, tz: str | None,
     first = Schedule(schedule.kind, schedule.spec, schedule.tz, anchor).next_after(now)
     record, created = trigger_store.add_trigger(
         registry, agent_id=agent.id, kind=schedule.kind, spec=schedule.spec, tz=schedule.tz,
-        instruction=instruction.strip(), next_due=iso(first) if first else None)
+        instruction=instruction.strip(), next_due=iso(first) if first else None,
+        created_at=anchor.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
     return record, created
 
 

@@ -79,7 +79,7 @@ def _run_pass(settings: Any, registry: Any, moment: datetime, log: Any, dry_run:
         def runner(trigger: Any, run_id: str) -> str:
             result = follow_up_research(settings, registry, trigger.agent_id, instruction=trigger.instruction,
                                         http=http, on_event=quiet, run_id=run_id, force_report=False,
-                                        trigger_id=trigger.id)
+                                        trigger_id=trigger.id, stamp=run_id)
             return str(result.status)
 
         def recover(run: Any) -> str:

@@ -9,20 +9,57 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import sqlite_utils
-from sqlite_utils.migrations import Migrations
+from typing import TYPE_CHECKING, Any
 
 from mia.errors import RegistryError
 
-BUSY_TIMEOUT_MS = 10_000
+if TYPE_CHECKING:
+    import sqlite_utils
+    from sqlite_utils.migrations import Migrations
 
-migrations = Migrations("mia")
+BUSY_TIMEOUT_MS = 10_000
+MIGRATION_SET = "mia"
+
+
+class MigrationList:
+    """The append-only migrations, applied with sqlite-utils' `Migrations`.
+
+    Registered here rather than on a `Migrations` object so that opening an up-to-date registry
+    (every command) does not import sqlite-utils: the check is one plain query.
+    """
+
+    def __init__(self) -> None:
+        self.functions: list[Callable[[sqlite_utils.Database], None]] = []
+
+    def __call__(self) -> Callable[[Callable[[sqlite_utils.Database], None]], Callable[[sqlite_utils.Database], None]]:
+        def register(fn: Callable[[sqlite_utils.Database], None]) -> Callable[[sqlite_utils.Database], None]:
+            self.functions.append(fn)
+            return fn
+
+        return register
+
+    def pending(self, conn: sqlite3.Connection) -> list[str]:
+        try:
+            rows = conn.execute("SELECT name FROM _sqlite_migrations WHERE migration_set = ?", (MIGRATION_SET,))
+            applied = {row[0] for row in rows}
+        except sqlite3.OperationalError:  # no migrations table yet
+            applied = set()
+        return [fn.__name__ for fn in self.functions if fn.__name__ not in applied]
+
+    def build(self) -> Migrations:
+        from sqlite_utils.migrations import Migrations
+
+        built = Migrations(MIGRATION_SET)
+        for fn in self.functions:
+            built()(fn)
+        return built
+
+
+migrations = MigrationList()
 
 
 def utcnow() -> str:
@@ -183,23 +220,34 @@ def m003_conversation_usage(db: sqlite_utils.Database) -> None:
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 
-    def __init__(self, db: sqlite_utils.Database, path: Path) -> None:
-        self.db = db
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self.conn = conn
         self.path = path
+        self._db: sqlite_utils.Database | None = None
         # One connection may be shared by a run's worker threads; transactions must not interleave.
         self._lock = threading.RLock()
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """The sqlite-utils view of the connection, made on first use (reads do without it)."""
+        if self._db is None:
+            import sqlite_utils
+
+            self._db = sqlite_utils.Database(self.conn)
+        return self._db
 
     @contextmanager
     def write(self) -> Iterator[sqlite_utils.Database]:
         """A short `BEGIN IMMEDIATE` transaction: the write lock is taken before anything is read."""
-        conn = self.db.conn
+        conn = self.conn
+        db = self.db
         with self._lock:
             if conn.in_transaction:  # nested use joins the open transaction
-                yield self.db
+                yield db
                 return
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield self.db
+                yield db
             except BaseException:
                 conn.rollback()
                 raise
@@ -209,7 +257,9 @@ class Registry:
     def query(self, sql: str, params: Any = ()) -> list[dict[str, Any]]:
         """Rows as dicts (reads only; writes go through `write()`)."""
         with self._lock:
-            return list(self.db.query(sql, params))
+            cursor = self.conn.execute(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
     def one(self, sql: str, params: Any = ()) -> dict[str, Any] | None:
         rows = self.query(sql, params)
@@ -221,7 +271,7 @@ class Registry:
             return db.execute(sql, params)
 
     def close(self) -> None:
-        self.db.close()
+        self.conn.close()
 
 
 def open_registry(path: Path) -> Registry:
@@ -232,18 +282,18 @@ def open_registry(path: Path) -> Registry:
     except (OSError, sqlite3.Error) as exc:
         raise RegistryError(f"Cannot open the registry '{path}': {exc}.",
                             "Check that MIA_HOME points at a writable folder.") from None
-    db = sqlite_utils.Database(conn)
     try:
-        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA foreign_keys = ON")
-        db.execute("PRAGMA synchronous = NORMAL")
-        if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            db.execute("PRAGMA journal_mode = WAL")
-        registry = Registry(db, path)
-        if migrations.pending(db):
-            # Serialise migrations between processes; sqlite-utils nests its own atomic() as savepoints.
-            with registry.write():
-                migrations.apply(db)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        registry = Registry(conn, path)
+        if migrations.pending(conn):
+            # Serialise migrations between processes; sqlite-utils nests its own atomic() as savepoints,
+            # and re-checks what is pending once it holds the write lock.
+            with registry.write() as db:
+                migrations.build().apply(db)
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise RegistryError(f"The registry '{path}' cannot be used: {exc}.",

@@ -32,9 +32,9 @@ SELECT = "SELECT t.*, a.slug AS agent FROM triggers t JOIN agents a ON a.id = t.
 
 
 def add_trigger(registry: Registry, *, agent_id: str, kind: str, spec: str, tz: str, instruction: str,
-                next_due: str | None) -> tuple[TriggerRecord, bool]:
+                next_due: str | None, created_at: str | None = None) -> tuple[TriggerRecord, bool]:
     """Insert a trigger; the same agent, schedule and instruction again returns the existing one."""
-    now = utcnow()
+    now = created_at or utcnow()
     with registry.write() as db:
         cursor = db.execute(
             "INSERT OR IGNORE INTO triggers (agent_id, kind, spec, tz, instruction, enabled, next_due, "

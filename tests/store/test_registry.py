@@ -18,10 +18,11 @@ from mia.store.db import migrations, open_registry
 def test_migrations_apply_once_and_again_is_a_no_op(tmp_path: Path) -> None:
     path = tmp_path / "registry.db"
     first = open_registry(path)
-    applied = [m.name for m in migrations.applied(first.db)]
+    applied = [m.name for m in migrations.build().applied(first.db)]
     first.close()
     second = open_registry(path)
-    assert [m.name for m in migrations.applied(second.db)] == applied
+    assert [m.name for m in migrations.build().applied(second.db)] == applied
+    assert migrations.pending(second.conn) == []
     assert applied and applied[0] == "m001_initial"
     assert second.one("PRAGMA journal_mode")["journal_mode"] == "wal"
     assert second.one("PRAGMA foreign_keys")["foreign_keys"] == 1
@@ -43,7 +44,7 @@ def test_two_processes_migrating_a_new_registry_at_once_both_succeed(tmp_path: P
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outputs]
     counts = {out.strip() for out, _ in outputs}
-    assert counts == {str(len(migrations._migrations))}
+    assert counts == {str(len(migrations.functions))}
 
 
 def test_deleting_an_agent_cascades_to_runs_steps_and_usage(tmp_path: Path) -> None:
