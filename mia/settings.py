@@ -75,7 +75,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("research.budget_usd", 0.50, "Default spending cap of one research run, in US dollars."),
     Spec("research.depth", "standard", "Default depth: quick, standard or deep."),
     Spec("research.sources", ",".join(ALL_SOURCES), "Default sources (comma-separated)."),
-    Spec("research.concurrency", 6, "How many searches run at once."),
+    Spec("research.concurrency", 32, "How many searches or extractions run at once (each service keeps its own "
+         "rate limit)."),
     Spec("prices.usd_per_1k_neurons", 0.011, "Workers AI price per 1,000 neurons."),
     Spec("prices.llm_input_usd_per_m", None, "Override: LLM input price per million tokens."),
     Spec("prices.llm_output_usd_per_m", None, "Override: LLM output price per million tokens."),

@@ -1,0 +1,83 @@
+"""Wall time of a research run divided by its critical path, against loopback fakes with fixed latency.
+
+The fakes answer every LLM call after 300 ms and every search call after 200 ms; the plan has 6
+sub-questions, so 24 searches run. The critical path is the sum over the sequential stages (plan,
+search, extract, synthesize) of the slowest call chain in each stage, read from the fakes' request log.
+Target: ratio <= 1.15 (searches really run in parallel; mia adds little of its own).
+Run: python bench/research_overhead.py [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from fakes.research_llm import ResearchLLM, task_of  # noqa: E402
+from fakes.server import FakeServices  # noqa: E402
+
+LLM_LATENCY, SEARCH_LATENCY = 0.300, 0.200
+SEARCH_SERVICES = ("perplexity", "pubmed", "europepmc", "trials")
+
+
+def critical_path(services: FakeServices) -> float:
+    """Sum over stages of the slowest call (for PubMed, the esearch + efetch chain of one query)."""
+    llm = [r for r in services.requests if r.service == "workers-ai"]
+
+    def slowest(task: str) -> float:
+        return max(r.finished - r.started for r in llm if task_of(r.json or {}) == task)
+
+    search = [r for r in services.requests if r.service in SEARCH_SERVICES]
+    by_service = {s: max((r.finished - r.started for r in search if r.service == s and "efetch" not in r.path),
+                         default=0.0) for s in SEARCH_SERVICES}
+    efetch = max((r.finished - r.started for r in search if "efetch" in r.path), default=0.0)
+    by_service["pubmed"] += efetch
+    return slowest("plan") + max(by_service.values()) + slowest("extract") + slowest("synthesize")
+
+
+def one_run(tmp: Path, index: int) -> tuple[float, float]:
+    home = tmp / f"home-{index}"
+    with FakeServices(llm=ResearchLLM(sub_questions=6),
+                      latency={"workers-ai": LLM_LATENCY, **dict.fromkeys(SEARCH_SERVICES, SEARCH_LATENCY)}) as fake:
+        os.environ.update({**fake.env(), "MIA_HOME": str(home), "MIA_CONFIG": str(tmp / "config.toml"),
+                           "NCBI_API_KEY": "bench-key"})
+        import httpx
+
+        from mia.agents.service import spawn_research, validate_request
+        from mia.settings import load_settings
+        from mia.store.db import open_registry
+
+        settings = load_settings()
+        registry = open_registry(settings.registry_path)
+        request = validate_request(settings, question="DMD treatments", sources=None, depth="deep", budget=5.0,
+                                   model=None, name=None)
+        with httpx.Client(timeout=30) as http:
+            start = time.perf_counter()
+            result = spawn_research(settings, registry, request, http=http, on_event=lambda kind, data: None)
+            wall = time.perf_counter() - start
+        assert result.status == "done", result.status
+        return wall, critical_path(fake)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        one_run(Path(tmp), -1)  # warm imports and caches
+        results = [one_run(Path(tmp), i) for i in range(args.runs)]
+    ratios = [wall / path for wall, path in results]
+    wall, path = statistics.median(w for w, _ in results), statistics.median(p for _, p in results)
+    print(f"run wall time:  {wall * 1000:7.1f} ms (median of {args.runs})")
+    print(f"critical path:  {path * 1000:7.1f} ms (plan + slowest search chain + extract + synthesize)")
+    print(f"ratio:          {statistics.median(ratios):7.3f}  (target <= 1.15)")
+
+
+if __name__ == "__main__":
+    main()
