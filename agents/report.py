@@ -88,7 +88,7 @@ def source_entry(source: Source) -> str:
     if source.date:
         facts.append(source.date)
     title = source.title.replace("[", "(").replace("]", ")")
-    return f"[{source.number}] [{title}]({source.url}) — {'; '.join(facts)}"
+    return f"- [{source.number}] [{title}]({source.url}) — {'; '.join(facts)}"
 
 
 def render_report(*, question: str, header: str, body: str, sources: list[Source], cited: list[int],

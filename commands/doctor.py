@@ -8,7 +8,7 @@ import typer
 
 from mia.commands.common import print_json
 
-ICON = {"ok": "[green]ok[/green]", "warn": "[yellow]warn[/yellow]", "fail": "[red]FAIL[/red]", "skip": "[dim]-[/dim]"}
+STYLE = {"ok": ("ok", "green"), "warn": ("warn", "yellow"), "fail": ("FAIL", "bold red"), "skip": ("-", "dim")}
 
 
 def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
@@ -35,17 +35,16 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
                     "checks": [{"name": c.name, "status": c.status, "detail": c.detail, "fix": c.fix}
                                for c in checks]})
     else:
-        from rich.table import Table
+        from rich.text import Text
 
         from mia.commands.common import out_console
 
-        table = Table(box=None, header_style="bold", pad_edge=False)
-        for column in ("check", "status", "detail", "fix"):
-            table.add_column(column, overflow="fold")
-        for c in checks:
-            table.add_row(c.name, ICON[c.status], c.detail, c.fix)
         console = out_console()
-        console.print(table)
+        for c in checks:
+            label, style = STYLE[c.status]
+            console.print(Text.assemble((f"{label:>4}", style), "  ", (c.name, "bold"), f": {c.detail}"))
+            if c.fix and c.status != "ok":
+                console.print(Text(f"      fix: {c.fix}"))
         if is_offline:
             console.print("[yellow]No service could be reached: this machine looks offline.[/yellow] "
                           "Local commands (agents, usage, config) still work.")

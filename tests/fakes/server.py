@@ -317,6 +317,9 @@ class FakeServices:
     def _workers_ai(self, req: Incoming) -> Reply:
         if req.headers.get("authorization") != f"Bearer {self.cf_token}":
             return shapes.cf_error(401, "Authentication error", 10000)
+        if req.method == "GET" and req.path == f"/client/v4/accounts/{self.account_id}/ai/models/search":
+            models = [{"name": name, "task": {"name": "Text Generation"}} for name in sorted(self.models)]
+            return json_reply(200, {"result": models, "success": True, "errors": [], "messages": []})
         m = re.fullmatch(r"/client/v4/accounts/([^/]+)/ai/(?:run/(.+)|(v1/chat/completions))", req.path)
         if not m or req.method != "POST":
             return shapes.cf_error(404, "No route for that URI", 7000)

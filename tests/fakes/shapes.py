@@ -211,6 +211,9 @@ def _int_arg(req: Incoming, name: str, default: int) -> int | None:
 def pubmed(req: Incoming, corpus: Corpus) -> Reply:
     """esearch (JSON), efetch (PubMed XML or text) and esummary (JSON)."""
     tool = req.path.removeprefix("/eutils/")
+    if tool == "einfo.fcgi":
+        return json_reply(200, {"header": {"type": "einfo", "version": "0.3"},
+                                "einforesult": {"dbinfo": [{"dbname": "pubmed", "count": "38000000"}]}})
     if tool not in ("esearch.fcgi", "efetch.fcgi", "esummary.fcgi"):
         return Reply(404, b"<html><body><h1>404 Not Found</h1></body></html>", content_type="text/html")
     if req.arg("db") != "pubmed":
