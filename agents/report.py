@@ -66,7 +66,10 @@ def verify_citations(text: str, valid: set[int]) -> Verified:
             if n not in cited:
                 cited.append(n)
         kept = "".join(f"[{n}]" for n in good)
-        return kept + (REMOVED_MARK if bad and not good else "")
+        if not bad or good:
+            return kept
+        after_space = match.start() > 0 and text[match.start() - 1].isspace()
+        return REMOVED_MARK.lstrip() if after_space else REMOVED_MARK
 
     body = CITATION_RE.sub(replace, text)
     return Verified(text=body, cited=cited, removed=len(removed), removed_numbers=removed)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from mia.agents import prompts
 from mia.agents.budget import Budget
@@ -25,6 +27,7 @@ SOURCES_PER_EXTRACT = 8
 SYNTH_INPUT_TOKENS_GUESS = 6000
 
 EventSink = Callable[[str, dict[str, Any]], None]
+T = TypeVar("T", bound=BaseModel)
 
 
 @dataclass
@@ -106,12 +109,24 @@ class ResearchPipeline:
 
         def plan() -> list[dict[str, str]]:
             self.budget.require(llm.estimate_cost(messages, PLAN_MAX_TOKENS), what="planning")
-            result, responses = llm.structured(messages, prompts.ResearchPlan, max_tokens=PLAN_MAX_TOKENS)
-            for response in responses:
-                self._paid(ctx, response.usage, "plan")
+            result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, PLAN_MAX_TOKENS)
             return [sq.model_dump() for sq in result.sub_questions[: max(n, 1)]]
 
         return ctx.step("plan", plan)
+
+    def _structured(self, ctx: RunContext, key: str, messages: list[dict[str, str]], schema: type[T],
+                    max_tokens: int) -> T:
+        """A structured LLM call whose every response is paid for, even when the output is unusable."""
+        assert self.llm is not None
+        try:
+            result, responses = self.llm.structured(messages, schema, max_tokens=max_tokens)
+        except LLMOutputError as exc:
+            for response in exc.responses:
+                self._paid(ctx, response.usage, key)
+            raise
+        for response in responses:
+            self._paid(ctx, response.usage, key)
+        return result
 
     # --- search ---------------------------------------------------------------------------
 
@@ -182,9 +197,7 @@ class ResearchPipeline:
         messages = prompts.extract_messages(self.params["question"], sub_question, batch)
         self.budget.require(self.llm.estimate_cost(messages, EXTRACT_MAX_TOKENS),
                             reserve_usd=self._synthesis_reserve(), what="evidence extraction")
-        result, responses = self.llm.structured(messages, prompts.Extraction, max_tokens=EXTRACT_MAX_TOKENS)
-        for response in responses:
-            self._paid(ctx, response.usage, f"extract/{i}")
+        result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, EXTRACT_MAX_TOKENS)
         allowed = {s.number for s in batch}
         return [{**c.model_dump(), "sub_question": i} for c in result.claims if c.source in allowed]
 

@@ -119,3 +119,16 @@ def test_asking_for_web_search_without_a_key_names_the_setting(mia: Mia) -> None
     result = Mia(env).run("research", "DMD treatments", "--sources", "web")
     assert result.returncode == 1 and "PERPLEXITY_API_KEY" in result.stderr
     assert "mia config set perplexity.api_key" in result.stderr
+
+
+def test_secrets_appear_in_no_output_file_or_registry(mia: Mia, mia_home: Path, services: FakeServices) -> None:
+    secrets = [services.env()["CLOUDFLARE_API_TOKEN"], services.env()["PERPLEXITY_API_KEY"]]
+    runs = [mia.run("research", "DMD treatments", "--depth", "quick"),
+            mia.run("research", "DMD treatments", "--depth", "quick", "--json"),
+            mia.run("--debug", "research", "DMD treatments", "--model", "@cf/no/such-model"),
+            mia.run("config", "show", "--json"), mia.run("doctor", "--json"), mia.run("usage", "--json")]
+    texts = [r.stdout + r.stderr for r in runs]
+    texts += [p.read_bytes().decode("utf-8", "replace") for p in mia_home.rglob("*") if p.is_file()]
+    assert "Traceback" in runs[2].stderr  # --debug really shows the traceback ...
+    for secret in secrets:  # ... and still no secret anywhere
+        assert not any(secret in text for text in texts), secret
