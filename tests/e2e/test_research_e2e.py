@@ -132,3 +132,23 @@ def test_secrets_appear_in_no_output_file_or_registry(mia: Mia, mia_home: Path, 
     assert "Traceback" in runs[2].stderr  # --debug really shows the traceback ...
     for secret in secrets:  # ... and still no secret anywhere
         assert not any(secret in text for text in texts), secret
+
+
+def test_an_openai_compatible_server_can_be_the_llm(mia: Mia, services: FakeServices) -> None:
+    env = {k: v for k, v in mia.env.items() if not k.startswith("CLOUDFLARE_")}
+    result = Mia({**env, "MIA_LLM_PROVIDER": "openai", "MIA_LLM_MODEL": "local-model"}).run(
+        "research", "DMD treatments", "--depth", "quick", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["status"] == "done"
+    assert services.count("openai") >= 5 and services.count("workers-ai") == 0
+
+
+def test_usage_shows_spend_by_service_overall_and_per_agent(mia: Mia) -> None:
+    mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    mia.run("research", "Duchenne gene therapy", "--depth", "quick", "--sources", "pubmed", "--json")
+    everything = json.loads(mia.run("usage", "--json").stdout)
+    one = json.loads(mia.run("usage", "--agent", "duchenne-gene-therapy", "--json").stdout)
+    services_all = {row["service"] for row in everything["by_service"]}
+    assert {"Workers AI", "Perplexity", "PubMed"} <= services_all
+    assert {row["service"] for row in one["by_service"]} == {"Workers AI", "PubMed"}
+    assert 0 < one["total_cost_usd"] < everything["total_cost_usd"]
