@@ -6,6 +6,7 @@ import ast
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,10 @@ def test_commands_import_the_tui_only_inside_the_chat_command() -> None:
 
 def modules_after(code: str) -> set[str]:
     script = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    # Run outside the checkout: `python -c` puts the working directory first on sys.path, and the
+    # checkout's mia/ folder holds only the root package (the sub-packages live beside it).
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                         cwd=tempfile.gettempdir()).stdout
     return {m.split(".")[0] for m in json.loads(out)}
 
 

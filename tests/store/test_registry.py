@@ -40,7 +40,7 @@ def test_two_processes_migrating_a_new_registry_at_once_both_succeed(tmp_path: P
         print(reg.one("SELECT COUNT(*) AS n FROM _sqlite_migrations")["n"])
     """)
     procs = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
+                              text=True, cwd=tmp_path) for _ in range(4)]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [err for _, err in outputs]
     counts = {out.strip() for out, _ in outputs}
