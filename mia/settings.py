@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import stat
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
 from mia import paths
 from mia.errors import ConfigError, UsageError
+from mia.files import write_atomic
 
 DEFAULT_MODEL = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 ALL_SOURCES = ("web", "pubmed", "europepmc", "trials")
@@ -345,22 +345,6 @@ def coerce(key: str, raw: str) -> Any:
     return value
 
 
-def _write_atomic(path: Path, text: str, mode: int) -> None:
-    """Write `text` to `path` through a temporary file in the same folder, created with `mode`."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def set_value(key: str, raw: str) -> Path:
     """Store one setting in config.toml, or in secrets.toml (mode 0600) if it is secret."""
     import tomli_w
@@ -373,7 +357,7 @@ def set_value(key: str, raw: str) -> Path:
     merged = {s.key: s.default for s in SPECS} | current | {key: value}
     merged["home"] = merged["home"] or str(paths.default_home())
     _validate(merged, {k: "new value" for k in merged})
-    _write_atomic(path, tomli_w.dumps(_nest(current)), 0o600 if spec.secret else 0o644)
+    write_atomic(path, tomli_w.dumps(_nest(current)), mode=0o600 if spec.secret else 0o644, dir_mode=0o700)
     return path
 
 
@@ -387,7 +371,7 @@ def unset_value(key: str) -> Path:
     path = paths.secrets_file() if spec.secret else paths.config_file()
     current = read_secrets(path) if spec.secret else read_toml(path)
     current.pop(key, None)
-    _write_atomic(path, tomli_w.dumps(_nest(current)), 0o600 if spec.secret else 0o644)
+    write_atomic(path, tomli_w.dumps(_nest(current)), mode=0o600 if spec.secret else 0o644, dir_mode=0o700)
     return path
 
 

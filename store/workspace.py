@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import tempfile
 import unicodedata
 from pathlib import Path
-from typing import Any
 
 from mia.errors import WorkspaceError
+from mia.files import write_atomic, write_json
+
+__all__ = ["Workspace", "check_slug", "slugify", "write_atomic", "write_json"]
 
 SLUG_MAX = 48
 
@@ -95,22 +95,3 @@ class Workspace:
         path = self.agent_dir(slug)
         if path.exists():
             shutil.rmtree(path)
-
-
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write through a temporary file and rename, so a crash never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(text.encode("utf-8") if isinstance(text, str) else text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_atomic(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")

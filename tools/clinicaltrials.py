@@ -2,61 +2,50 @@
 
 from __future__ import annotations
 
-import httpx
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-
 from mia.models import Source
-from mia.tools.http import RateLimiter, RetryPolicy
-from mia.tools.search import SearchResult, ServiceCalls, clamp, clean, trim
+from mia.tools.search import CamelModel, KeylessClient, SearchResult, clamp, clean, trim
 
 MAX_RESULTS = 1000  # pageSize limit
 
 
-class _Camel(BaseModel):
-    """The service's camelCase field names, as snake_case attributes."""
-
-    model_config = ConfigDict(alias_generator=to_camel)
-
-
-class _DateStruct(_Camel):
+class _DateStruct(CamelModel):
     date: str | None = None
 
 
-class _Identification(_Camel):
+class _Identification(CamelModel):
     nct_id: str | None = None
     brief_title: str | None = None
     official_title: str | None = None
 
 
-class _Status(_Camel):
+class _Status(CamelModel):
     overall_status: str | None = None
     start_date_struct: _DateStruct | None = None
     last_update_post_date_struct: _DateStruct | None = None
 
 
-class _Description(_Camel):
+class _Description(CamelModel):
     brief_summary: str | None = None
 
 
-class _Conditions(_Camel):
+class _Conditions(CamelModel):
     conditions: list[str] = []
 
 
-class _Design(_Camel):
+class _Design(CamelModel):
     study_type: str | None = None
     phases: list[str] = []
 
 
-class _Sponsor(_Camel):
+class _Sponsor(CamelModel):
     name: str | None = None
 
 
-class _Sponsors(_Camel):
+class _Sponsors(CamelModel):
     lead_sponsor: _Sponsor | None = None
 
 
-class _Protocol(_Camel):
+class _Protocol(CamelModel):
     identification_module: _Identification | None = None
     status_module: _Status | None = None
     description_module: _Description | None = None
@@ -65,38 +54,27 @@ class _Protocol(_Camel):
     sponsor_collaborators_module: _Sponsors | None = None
 
 
-class _Study(_Camel):
+class _Study(CamelModel):
     protocol_section: _Protocol | None = None
     has_results: bool | None = None
 
 
-class _StudiesResponse(_Camel):
+class _StudiesResponse(CamelModel):
     studies: list[_Study]
 
 
-class ClinicalTrials:
+class ClinicalTrials(KeylessClient):
     """ClinicalTrials.gov v2; keyless, about 50 requests a minute per address."""
 
     name = "trials"
     service = "ClinicalTrials.gov"
     setting = "clinicaltrials.base_url"
 
-    def __init__(
-        self,
-        *,
-        http: httpx.Client,
-        base_url: str,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.http = http
-        self.base_url = base_url
-        self.limiter = limiter or RateLimiter(50 / 60, burst=10)
-        self.retry = retry
+    rate = (50 / 60, 10)
 
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search registered studies for `query` (v2 has no filter.phase; phases come back per study)."""
-        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        calls = self.calls()
         body = calls.get_json("studies", {"query.term": query, "pageSize": clamp(max_results, MAX_RESULTS),
                                           "format": "json", "countTotal": "false"})
         payload = calls.validate(_StudiesResponse, body)

@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import httpx
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-
 from mia.models import Source
-from mia.tools.http import RateLimiter, RetryPolicy
-from mia.tools.search import SearchResult, ServiceCalls, clamp, strip_tags, trim
+from mia.tools.search import CamelModel, KeylessClient, SearchResult, clamp, strip_tags, trim
 
 MAX_RESULTS = 1000  # pageSize limit
 
 
-class _Camel(BaseModel):
-    """The service's camelCase field names, as snake_case attributes."""
-
-    model_config = ConfigDict(alias_generator=to_camel)
-
-
-class _Journal(_Camel):
+class _Journal(CamelModel):
     title: str | None = None
 
 
-class _JournalInfo(_Camel):
+class _JournalInfo(CamelModel):
     journal: _Journal | None = None
 
 
-class _Record(_Camel):
+class _Record(CamelModel):
     id: str | None = None
     source: str | None = None
     pmid: str | None = None
@@ -43,38 +32,27 @@ class _Record(_Camel):
     is_open_access: str | None = None
 
 
-class _ResultList(_Camel):
+class _ResultList(CamelModel):
     result: list[_Record]
 
 
-class _SearchResponse(_Camel):
+class _SearchResponse(CamelModel):
     hit_count: int | None = None
     result_list: _ResultList | None = None
 
 
-class EuropePMC:
+class EuropePMC(KeylessClient):
     """Europe PMC's search endpoint; no key needed."""
 
     name = "europepmc"
     service = "Europe PMC"
     setting = "europepmc.base_url"
 
-    def __init__(
-        self,
-        *,
-        http: httpx.Client,
-        base_url: str,
-        limiter: RateLimiter | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self.http = http
-        self.base_url = base_url
-        self.limiter = limiter or RateLimiter(10, burst=10)
-        self.retry = retry
+    rate = (10.0, 10)
 
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search Europe PMC for `query`, by relevance."""
-        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        calls = self.calls()
         body = calls.get_json("search", {"query": query, "format": "json", "resultType": "core",
                                          "pageSize": clamp(max_results, MAX_RESULTS)})
         payload = calls.validate(_SearchResponse, body)

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic.alias_generators import to_camel
 
 from mia.errors import ServiceError, UsageError
 from mia.models import Source, Usage
@@ -45,6 +46,32 @@ class SearchClient(Protocol):
     service: str
 
     def search(self, query: str, *, max_results: int = 8) -> SearchResult: ...
+
+
+class CamelModel(BaseModel):
+    """A service's camelCase field names, as snake_case attributes."""
+
+    model_config = ConfigDict(alias_generator=to_camel)
+
+
+class KeylessClient:
+    """What the keyless literature clients share: an HTTP client, a base URL, a token bucket per client."""
+
+    name: str
+    service: str
+    setting: str
+    rate: tuple[float, int]  # (requests per second, burst)
+
+    def __init__(self, *, http: httpx.Client, base_url: str, limiter: RateLimiter | None = None,
+                 retry: RetryPolicy | None = None) -> None:
+        self.http = http
+        self.base_url = base_url
+        self.limiter = limiter or RateLimiter(self.rate[0], burst=self.rate[1])
+        self.retry = retry
+
+    def calls(self) -> ServiceCalls:
+        """A fresh counter for the HTTP calls of one search."""
+        return ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
 
 
 @dataclass
