@@ -20,6 +20,7 @@ from mia.settings import ALL_SOURCES, Settings
 from mia.store import agents as agent_store
 from mia.store import runs as run_store
 from mia.store.db import Registry
+from mia.store.mirror import auto_push
 from mia.store.workspace import Workspace, write_atomic, write_json
 from mia.tools.search import SOURCE_NAMES, build_search_clients
 
@@ -208,6 +209,8 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
     version = agent.report_version if output.outcome == "unchanged" else params["report_version"]
     agent_store.set_status(registry, agent.id, "done" if status == "unchanged" else status, report_version=version)
     _write_run_record(workspace, agent.slug, run_id, params, output, run_store.run_spend(registry, run_id))
+    if settings.sync.auto and (notice := auto_push(settings, registry, agent.slug)):
+        on_event("notice", {"message": notice})  # the mirror failing never fails a finished run
     return ResearchResult(
         agent=agent_store.get_agent(registry, agent.id), run_id=run_id, status=status, report=output.report,
         report_path=Path(output.files["report"]), sources=output.sources,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -87,18 +88,41 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
 
 @app.command("delete")
 def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
-           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False) -> None:
-    """Delete an agent: its registry rows and its workspace folder."""
+           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+           remote: Annotated[bool, typer.Option("--remote", help="Also delete its copy in R2.")] = False) -> None:
+    """Delete an agent: its registry rows and its workspace folder (and with --remote, its R2 objects)."""
     from mia.store.agents import delete_agent, get_agent
     from mia.store.workspace import Workspace
 
     settings, registry = open_state()
     record = get_agent(registry, agent)
     if not yes:
-        typer.confirm(f"Delete agent '{record.slug}' and its folder of reports?", abort=True)
+        where = " and its copy in R2" if remote else ""
+        typer.confirm(f"Delete agent '{record.slug}' and its folder of reports{where}?", abort=True)
+    if remote:  # first, so a failure leaves everything in place to retry
+        from mia.store.mirror import delete_remote_agent
+
+        removed = delete_remote_agent(settings, registry, record.slug)
+        err_console().print(f"Deleted {removed} object(s) of '{record.slug}' from R2.")
     delete_agent(registry, record.id)
     Workspace(settings.workspace_root).remove_agent(record.slug)
     err_console().print(f"Deleted agent '{record.slug}'.")
+
+
+@app.command("export")
+def export(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+           output: Annotated[Path | None, typer.Option(
+               "--output", "-o", help="NAME.tar.gz or NAME.zip (default: ./AGENT-DATE-TIME.tar.gz).")] = None,
+           json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Write a portable archive of an agent: every file of its folder plus its registry rows as JSON."""
+    from mia.store.export import export_agent
+
+    settings, registry = open_state(notice=False)
+    result = export_agent(settings, registry, agent, output)
+    if json_out:
+        print_json({"path": str(result.path), "name": result.agent, "files": result.files, "bytes": result.bytes})
+    else:
+        err_console().print(f"Exported '{result.agent}' ({result.files} files) to {result.path}")
 
 
 @app.command("resume")

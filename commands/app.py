@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from mia import __version__
-from mia.commands import agents, config, doctor, inbox, research, triggers, triggers_run, usage
+from mia.commands import agents, config, doctor, inbox, research, sync, triggers, triggers_run, usage
 from mia.errors import MiaError
 
 HELP = "mia: a terminal-first research assistant for medical innovation. Durable research agents, cited reports."
@@ -26,6 +26,7 @@ app.add_typer(triggers.app, name="triggers")
 triggers.app.command("run")(triggers_run.run)
 triggers.app.command("install-cron")(triggers_run.install_cron)
 app.add_typer(inbox.app, name="inbox")
+app.add_typer(sync.app, name="sync")
 app.command("research")(research.research)
 app.command("usage")(usage.usage)
 app.command("doctor")(doctor.doctor)

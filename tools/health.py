@@ -28,14 +28,19 @@ class Check:
     unreachable: bool = False
 
 
-def _probe(name: str, fn: Callable[[], str], *, fix: str, needed: bool) -> Check:
+def _probe(name: str, fn: Callable[[], str], *, fix: str, needed: bool, setting: str = "") -> Check:
+    """Run one probe; the fix depends on how it failed (unreachable, refused credentials, anything else)."""
     try:
         return Check(name, "ok", fn(), network=True)
     except ServiceError as exc:
         unreachable = exc.status is None
-        status = "fail" if needed else "warn"
-        return Check(name, status, exc.message, fix if not unreachable else
-                     "Check the network, or the base URL setting for this service.", True, unreachable)
+        if unreachable:
+            advice = f"Check the network, or the base URL setting{f' {setting}' if setting else ''}."
+        elif exc.status in (401, 403):
+            advice = fix
+        else:
+            advice = f"Check{f' {setting} and' if setting else ''} the account settings (`mia config show`)."
+        return Check(name, "fail" if needed else "warn", exc.message, advice, True, unreachable)
 
 
 def check_workers_ai(settings: Settings, http: httpx.Client) -> Check:
@@ -57,7 +62,7 @@ def check_workers_ai(settings: Settings, http: httpx.Client) -> Check:
         send(http, "GET", url, service="Workers AI", retry=ONE_TRY, headers={"Authorization": f"Bearer {token}"})
         return f"token accepted; model {settings.llm.model}"
 
-    return _probe("Workers AI (LLM)", probe, needed=True,
+    return _probe("Workers AI (LLM)", probe, needed=True, setting="cloudflare.account_id / cloudflare.api_base_url",
                   fix="Create a token with Workers AI Read + Edit, then: mia config set cloudflare.api_token")
 
 
@@ -79,7 +84,7 @@ def check_perplexity(settings: Settings, http: httpx.Client) -> Check:
         return "key accepted"
 
     return _probe("Perplexity (web search)", probe, fix="Check the key: mia config set perplexity.api_key",
-                  needed=False)
+                  needed=False, setting="perplexity.base_url")
 
 
 def _get_ok(http: httpx.Client, url: str, service: str) -> str:
@@ -89,22 +94,40 @@ def _get_ok(http: httpx.Client, url: str, service: str) -> str:
 
 def literature_checks(settings: Settings, http: httpx.Client) -> list[Callable[[], Check]]:
     probes = [
-        ("PubMed", f"{settings.pubmed.base_url.rstrip('/')}/einfo.fcgi?db=pubmed&retmode=json"),
-        ("Europe PMC", f"{settings.europepmc.base_url.rstrip('/')}/search?query=dmd&pageSize=1&format=json"),
-        ("ClinicalTrials.gov", f"{settings.clinicaltrials.base_url.rstrip('/')}/version"),
+        ("PubMed", "pubmed.base_url", f"{settings.pubmed.base_url.rstrip('/')}/einfo.fcgi?db=pubmed&retmode=json"),
+        ("Europe PMC", "europepmc.base_url",
+         f"{settings.europepmc.base_url.rstrip('/')}/search?query=dmd&pageSize=1&format=json"),
+        ("ClinicalTrials.gov", "clinicaltrials.base_url", f"{settings.clinicaltrials.base_url.rstrip('/')}/version"),
     ]
-    return [partial(_reach, http, name, url) for name, url in probes]
+    return [partial(_reach, http, name, setting, url) for name, setting, url in probes]
 
 
-def _reach(http: httpx.Client, name: str, url: str) -> Check:
-    return _probe(name, lambda: _get_ok(http, url, name), fix="", needed=True)
+def _reach(http: httpx.Client, name: str, setting: str, url: str) -> Check:
+    return _probe(name, lambda: _get_ok(http, url, name), fix="", needed=True, setting=setting)
+
+
+def check_r2(settings: Settings) -> Check:
+    """The R2 mirror: skipped when not configured; else list, put, get and delete a probe under the prefix."""
+    from mia.store.r2 import missing_r2_settings, probe_bucket, r2_configured
+
+    name = "R2 mirror (mia sync)"
+    if not r2_configured(settings):
+        return Check(name, "skip", "not configured; R2 is optional (it mirrors the workspace)",
+                     "mia config set r2.bucket NAME (plus r2.access_key_id, r2.secret_access_key)")
+    missing = missing_r2_settings(settings)
+    if missing:
+        return Check(name, "warn", f"{', '.join(missing)} not set",
+                     "mia config set r2.bucket / r2.access_key_id / r2.secret_access_key / cloudflare.account_id")
+    return _probe(name, lambda: probe_bucket(settings), needed=False,
+                  fix="Check r2.bucket and that the R2 token can read and write it.")
 
 
 def run_checks(settings: Settings, http: httpx.Client, extra: list[Callable[[], Check]] | None = None) -> list[Check]:
     """Every check, in parallel; the order of the result is fixed."""
     jobs: list[Callable[[], Check]] = [lambda: check_workers_ai(settings, http),
                                        lambda: check_perplexity(settings, http),
-                                       *literature_checks(settings, http), *(extra or [])]
+                                       *literature_checks(settings, http), lambda: check_r2(settings),
+                                       *(extra or [])]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         return list(pool.map(lambda job: job(), jobs))
 
