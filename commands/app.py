@@ -8,7 +8,18 @@ from typing import Annotated
 import typer
 
 from mia import __version__
-from mia.commands import agents, config, doctor, inbox, research, sync, triggers, triggers_run, usage
+from mia.commands import (
+    agents,
+    config,
+    doctor,
+    inbox,
+    research,
+    sync,
+    triggers,
+    triggers_cloud,
+    triggers_run,
+    usage,
+)
 from mia.errors import MiaError
 
 HELP = "mia: a terminal-first research assistant for medical innovation. Durable research agents, cited reports."
@@ -25,6 +36,10 @@ app.add_typer(agents.app, name="agents")
 app.add_typer(triggers.app, name="triggers")
 triggers.app.command("run")(triggers_run.run)
 triggers.app.command("install-cron")(triggers_run.install_cron)
+triggers.app.command("deploy")(triggers_cloud.deploy)  # cloud triggers (Cloudflare Workflows)
+triggers.app.command("undeploy")(triggers_cloud.undeploy)
+triggers.app.command("status")(triggers_cloud.status)
+triggers.app.command("import-cloud-runs")(triggers_cloud.import_cloud_runs)
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(sync.app, name="sync")
 app.command("research")(research.research)

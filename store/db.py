@@ -217,6 +217,33 @@ def m003_conversation_usage(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX conversations_by_update ON conversations(updated_at)")
 
 
+@migrations()
+def m005_cloud_deployments(db: sqlite_utils.Database) -> None:
+    """Cloud triggers: the uploaded Worker's content hash, and each deployed trigger's Workflow instance chain."""
+    db.execute("""
+        CREATE TABLE cloud_deployments (
+            workflow TEXT PRIMARY KEY,
+            script TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            content_hash TEXT NOT NULL,
+            deployed_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""")
+    # No foreign key to triggers: a removed trigger's row stays until its cloud instances are terminated.
+    db.execute("""
+        CREATE TABLE cloud_triggers (
+            trigger_id INTEGER PRIMARY KEY,
+            agent_id TEXT NOT NULL,
+            agent TEXT NOT NULL,
+            workflow TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,
+            id_prefix TEXT NOT NULL,
+            slots_json TEXT NOT NULL DEFAULT '[]',
+            every_json TEXT,
+            horizon TEXT,
+            planned_at TEXT NOT NULL,
+            deployed_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL)""")
+
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 

@@ -1,0 +1,257 @@
+"""A loopback fake of the Cloudflare REST API's Workers scripts and Workflows endpoints, with state.
+
+It checks each request's shape the way the real API would fail it (multipart parts, metadata JSON, binding
+types, the main module's part name and content type, `instance_id` rather than `id`) and records anything a
+test should fail on in `violations`: above all a secret outside a secret_text binding.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+BINDING_KEYS = {"workflow": {"name", "workflow_name", "class_name"}, "r2_bucket": {"name", "bucket_name"},
+                "ai": {"name"}, "secret_text": {"name", "text"}, "plain_text": {"name", "text"}}
+INSTANCE_ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
+
+
+@dataclass
+class Call:
+    """One request the fake answered."""
+
+    method: str
+    path: str
+    status: int
+    body: Any = None
+
+
+@dataclass
+class FakeState:
+    scripts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    instances: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+
+
+def envelope(result: Any, status: int = 200) -> tuple[int, dict[str, Any]]:
+    return status, {"result": result, "success": True, "errors": [], "messages": []}
+
+
+def error(status: int, code: int, message: str) -> tuple[int, dict[str, Any]]:
+    return status, {"result": None, "success": False, "errors": [{"code": code, "message": message}], "messages": []}
+
+
+class FakeCloudflareAPI:
+    """`/client/v4/accounts/{id}/workers/scripts/*` and `/workflows/*` on 127.0.0.1."""
+
+    def __init__(self, *, account_id: str = "acct-test", token: str = "cf-test-token-5f2a9c",
+                 secrets: tuple[str, ...] = ()) -> None:
+        self.account_id, self.token, self.secrets = account_id, token, secrets
+        self.state = FakeState()
+        self.calls: list[Call] = []
+        self.violations: list[str] = []
+        self._faults: deque[tuple[str, int, int, str]] = deque()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------------------
+    def __enter__(self) -> FakeCloudflareAPI:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                fake._handle(self)
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet: the log is `calls`."""
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}/client/v4"
+
+    def env(self) -> dict[str, str]:
+        return {"MIA_CLOUDFLARE_API_BASE_URL": self.base_url, "CLOUDFLARE_ACCOUNT_ID": self.account_id,
+                "CLOUDFLARE_API_TOKEN": self.token, "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1"}
+
+    # --- test helpers ------------------------------------------------------------------------------------
+    def fail_next(self, op: str, status: int, code: int, message: str) -> None:
+        """Answer the next request whose `METHOD path` contains `op` with this Cloudflare error."""
+        self._faults.append((op, status, code, message))
+
+    def count(self, method: str, contains: str) -> int:
+        return sum(1 for c in self.calls if c.method == method and contains in c.path and c.status < 400)
+
+    def set_instance(self, workflow: str, iid: str, **fields: Any) -> None:
+        self.state.instances[workflow][iid].update(fields)
+
+    # --- routing -----------------------------------------------------------------------------------------
+    def _handle(self, h: BaseHTTPRequestHandler) -> None:
+        parts = urlsplit(h.path)
+        raw = h.rfile.read(int(h.headers.get("content-length") or 0))
+        headers = {k.lower(): v for k, v in h.headers.items()}
+        with self._lock:
+            status, body, logged = self._route(h.command, parts.path, parse_qs(parts.query), headers, raw)
+            self.calls.append(Call(h.command, parts.path, status, logged))
+        data = json.dumps(body).encode()
+        h.send_response(status)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        h.wfile.write(data)
+
+    def _route(self, method: str, path: str, query: dict[str, list[str]], headers: dict[str, str],
+               raw: bytes) -> tuple[int, Any, Any]:
+        for i, (op, status, code, message) in enumerate(self._faults):
+            if op in f"{method} {path}":
+                del self._faults[i]
+                return (*error(status, code, message), None)
+        if headers.get("authorization") != f"Bearer {self.token}":
+            return (*error(403, 10000, "Authentication error"), None)
+        m = re.fullmatch(r"/client/v4/accounts/([^/]+)/(workers/scripts|workflows)(?:/([^/]+))?(/.*)?", path)
+        if not m:
+            return (*error(404, 7000, "No route for that URI"), None)
+        if m[1] != self.account_id:
+            return (*error(404, 7003, "Could not route to /accounts, perhaps your object identifier is invalid?"),
+                    None)
+        if m[2] == "workers/scripts":
+            return self._scripts(method, m[3], headers, raw)
+        return self._workflows(method, m[3], m[4] or "", query, raw)
+
+    # --- scripts -----------------------------------------------------------------------------------------
+    def _scripts(self, method: str, name: str | None, headers: dict[str, str], raw: bytes) -> tuple[int, Any, Any]:
+        if method == "DELETE" and name:
+            if self.state.scripts.pop(name, None) is None:
+                return (*error(404, 10007, f"workers.api.error.script_not_found: {name}"), None)
+            return (*envelope(None), None)
+        if method != "PUT" or not name:
+            return (*error(405, 10000, "method not allowed"), None)
+        problems, upload = self._check_upload(headers, raw)
+        if problems:
+            self.violations += problems
+            return (*error(400, 10021, "; ".join(problems)), upload)
+        self.state.scripts[name] = upload
+        return (*envelope({"id": name, "etag": str(hash(raw))}), upload)
+
+    def _check_upload(self, headers: dict[str, str], raw: bytes) -> tuple[list[str], dict[str, Any]]:
+        ctype = headers.get("content-type", "")
+        if not ctype.startswith("multipart/form-data"):
+            return [f"script upload must be multipart/form-data, not {ctype!r}"], {}
+        message = BytesParser(policy=HTTP).parsebytes(f"Content-Type: {ctype}\r\n\r\n".encode() + raw)
+        parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
+        meta_part = parts.get("metadata")
+        if meta_part is None:
+            return ["no 'metadata' part"], {}
+        metadata = json.loads(meta_part.get_content())
+        main = metadata.get("main_module")
+        problems = [] if main in parts else [f"no part named like main_module {main!r}"]
+        module_part = parts.get(main)
+        module = module_part.get_payload(decode=True).decode() if module_part is not None else ""
+        if module_part is not None:
+            if module_part.get_filename() != main:
+                problems.append(f"module part filename {module_part.get_filename()!r} != main_module {main!r}")
+            if module_part.get_content_type() != "application/javascript+module":
+                problems.append(f"module content type {module_part.get_content_type()!r}")
+        if str(metadata.get("compatibility_date", "")) < "2024-10-22":
+            problems.append("compatibility_date must be >= 2024-10-22 for Workflows")
+        problems += self._check_bindings(metadata.get("bindings", []), module)
+        return problems, {"metadata": metadata, "module": module}
+
+    def _check_bindings(self, bindings: list[dict[str, Any]], module: str) -> list[str]:
+        problems = []
+        for b in bindings:
+            needed = BINDING_KEYS.get(b.get("type", ""))
+            if needed is None:
+                problems.append(f"unknown binding type {b.get('type')!r}")
+            elif not needed <= set(b):
+                problems.append(f"binding {b.get('name')!r} lacks {sorted(needed - set(b))}")
+        for secret in self.secrets:
+            if secret in module:
+                problems.append("a secret is in the module text")
+            for b in bindings:
+                if b.get("type") != "secret_text" and secret in json.dumps(b):
+                    problems.append(f"a secret is in the {b.get('type')} binding {b.get('name')!r}")
+        return problems
+
+    # --- workflows and instances -------------------------------------------------------------------------
+    def _workflows(self, method: str, name: str | None, rest: str, query: dict[str, list[str]],
+                   raw: bytes) -> tuple[int, Any, Any]:
+        body = json.loads(raw) if raw else None
+        if not name:
+            return (*envelope([{"name": n, **w} for n, w in self.state.workflows.items()]), None)
+        if rest == "":
+            return self._workflow(method, name, body)
+        if name not in self.state.workflows:
+            return (*error(404, 10200, f"workflow.not_found: {name}"), body)
+        instances = self.state.instances.setdefault(name, {})
+        if rest == "/instances" and method == "POST":
+            return self._create(instances, body)
+        if rest == "/instances" and method == "GET":
+            wanted = query.get("status", [None])[0]
+            page, per = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["25"])[0])
+            rows = [{"id": i, **v} for i, v in instances.items() if wanted in (None, v["status"])]
+            return (*envelope(rows[(page - 1) * per: page * per]), None)
+        m = re.fullmatch(r"/instances/([^/]+)(/status)?", rest)
+        if not m or m[1] not in instances:
+            return (*error(404, 10201, "instance.not_found"), body)
+        instance = instances[m[1]]
+        if m[2] and method == "PATCH":
+            if body != {"status": "terminate"}:
+                return (*error(400, 10001, f"unsupported status change {body!r}"), body)
+            instance["status"] = "terminated"
+            return (*envelope({"status": "terminated", "timestamp": "now"}), body)
+        return (*envelope({"status": instance["status"], "params": instance["params"], "error": instance["error"],
+                           "output": None, "steps": []}), None)
+
+    def _workflow(self, method: str, name: str, body: Any) -> tuple[int, Any, Any]:
+        if method == "DELETE":
+            self.state.workflows.pop(name, None)
+            self.state.instances.pop(name, None)
+            return (*envelope(None), None)
+        if method != "PUT":
+            return (*envelope(self.state.workflows.get(name)), None)
+        if not isinstance(body, dict) or set(body) != {"class_name", "script_name"}:
+            return (*error(400, 10001, f"expected class_name and script_name, got {body!r}"), body)
+        script = self.state.scripts.get(body["script_name"])
+        if script is None or f"export class {body['class_name']} " not in script["module"]:
+            return (*error(400, 10001, "the script does not export that class"), body)
+        self.state.workflows[name] = dict(body)
+        return (*envelope({"id": name, "name": name, **body}), body)
+
+    def _create(self, instances: dict[str, dict[str, Any]], body: Any) -> tuple[int, Any, Any]:
+        if not isinstance(body, dict) or "id" in body:
+            self.violations.append(f"instance create body {body!r} (REST wants instance_id, not id)")
+            return (*error(400, 10001, "unknown field 'id'"), body)
+        iid = body.get("instance_id")
+        if not isinstance(iid, str) or len(iid) > 100 or not INSTANCE_ID.match(iid):
+            self.violations.append(f"bad instance_id {iid!r}")
+            return (*error(400, 10001, f"invalid instance_id {iid!r}"), body)
+        if any(secret in json.dumps(body) for secret in self.secrets):
+            self.violations.append(f"a secret is in the params of instance {iid}")
+        params = body.get("params")
+        params = json.loads(params) if isinstance(params, str) else params
+        if iid in instances:
+            return (*error(409, 10202, "instance.already_exists"), body)
+        instances[iid] = {"status": "waiting", "params": params, "error": None}
+        return (*envelope({"id": iid, "status": "queued", "version_id": "v1", "workflow_id": "wf"}, 201), body)
