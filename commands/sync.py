@@ -76,14 +76,27 @@ def _transfer(call: Any, agents: list[str] | None, delete: bool, prefer: str | N
     with _progress(enabled=not (json_out or quiet)) as on_progress:
         result: SyncResult = call(settings, registry, agents=agents or [], delete=delete, prefer=prefer,
                                   on_progress=on_progress)
+    cloud_runs = _record_cloud_runs(settings, registry) if result.direction == "pull" else []
     if json_out:
-        print_json(result.to_json())
+        print_json({**result.to_json(), **({"cloud_runs": cloud_runs} if result.direction == "pull" else {})})
     else:
         _summary(result)
+        if cloud_runs:
+            err_console().print(f"Recorded {len(cloud_runs)} run(s) made in the cloud: "
+                                + ", ".join(f"{r['agent']} ({r['outcome']})" for r in cloud_runs))
     if result.errors:
         raise typer.Exit(1)
     if result.conflicts:
         raise typer.Exit(EXIT_CONFLICTS)
+
+
+def _record_cloud_runs(settings: Any, registry: Any) -> list[dict[str, Any]]:
+    """Runs that cloud triggers left in R2 become registry runs (and inbox news) once pulled home."""
+    from dataclasses import asdict
+
+    from mia.agents.cloud import record_cloud_runs
+
+    return [asdict(run) for run in record_cloud_runs(settings, registry)]
 
 
 def _summary(result: SyncResult) -> None:

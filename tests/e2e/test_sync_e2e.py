@@ -149,3 +149,27 @@ def test_with_sync_auto_a_research_run_mirrors_its_folder(mia: Mia, r2: MotoR2, 
     doctor = json.loads(Mia(env).run("doctor", "--json").stdout)
     r2_check = next(c for c in doctor["checks"] if c["name"].startswith("R2"))
     assert r2_check["status"] == "ok" and ".mia-doctor-probe" not in str(r2.object_keys())
+
+
+def test_sync_pull_brings_a_cloud_run_home_and_records_it_once(cli: Mia, r2: MotoR2, mia_home: Path) -> None:
+    registry = open_registry(load_settings().registry_path)
+    agent = create_agent(registry, question="DMD treatments", sources=["pubmed"], depth="quick", model="m",
+                         budget_usd=1.0)
+    run_id = "trg-1-abc123-20261201T080000Z"
+    record = {"run_id": run_id, "origin": "cloud", "trigger_id": 1, "slot": "2026-12-01T08:00:00Z",
+              "question": "DMD treatments", "report_version": 1, "outcome": "complete", "sources": 3,
+              "citations_removed": 0, "notices": [], "finished_at": "2026-12-01T08:03:00Z",
+              "usage": {"cost_usd": 0.01, "items": [{"service": "Workers AI", "input_tokens": 500,
+                                                     "output_tokens": 100, "cost_usd": 0.01, "requests": 3}]}}
+    base = f"agents/{agent.slug}"
+    r2.put(f"{base}/runs/{run_id}.json", json.dumps(record).encode())
+    r2.put(f"{base}/report.md", b"# DMD treatments\n\nA cloud-written report [1].\n")
+    first = cli.run("sync", "pull", "--json")
+    assert first.returncode == 0, first.stderr
+    pulled = json.loads(first.stdout)
+    assert [(r["run_id"], r["outcome"]) for r in pulled["cloud_runs"]] == [(run_id, "complete")]
+    assert (mia_home / "workspace" / base / "report.md").read_text().startswith("# DMD treatments")
+    row = registry.one("SELECT origin, status, agent_id FROM runs WHERE id = ?", (run_id,))
+    assert row == {"origin": "cloud", "status": "succeeded", "agent_id": agent.id}
+    again = json.loads(cli.run("sync", "pull", "--json").stdout)
+    assert again["cloud_runs"] == [] and registry.one("SELECT COUNT(*) AS n FROM runs")["n"] == 1
