@@ -57,7 +57,8 @@ def follow_up_params(workspace: Workspace, agent: agent_store.AgentRecord, *, in
 def follow_up_research(settings: Settings, registry: Registry, ref: str, *, instruction: str, http: httpx.Client,
                        on_event: EventSink, origin: str = "local", run_id: str | None = None,
                        force_report: bool = True, trigger_id: int | None = None,
-                       stamp: str | None = None) -> ResearchResult:
+                       stamp: str | None = None, extra_sources: list[dict[str, Any]] | None = None
+                       ) -> ResearchResult:
     """Wake an agent: search its plan again (plus the instruction), note what changed, update the report.
 
     With `force_report` (a person's follow-up question) a new report version is always written; without it
@@ -75,6 +76,7 @@ def follow_up_research(settings: Settings, registry: Registry, ref: str, *, inst
                               force_report=force_report)
     params["notices"] = notices
     params["stamp"] = stamp or f"{stamp_now()}-{uuid.uuid4().hex[:4]}"
+    params["extra_sources"] = extra_sources or []  # e.g. a reply to outreach mail, cited like any source
     run = run_store.create_run(registry, agent_id=agent.id, kind="follow-up", params=params,
                                code_version=f"{__version__}/{PIPELINE_VERSION}", run_id=run_id, origin=origin)
     if trigger_id is not None:

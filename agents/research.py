@@ -153,6 +153,9 @@ class ResearchPipeline:
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="search") as pool:
             outputs = list(pool.map(one, tasks))
+        extra = self.params.get("extra_sources") or []
+        if extra:  # given, not searched (a reply to outreach mail): numbered first, read with the last question
+            tasks, outputs = [(len(plan) - 1, "given", ""), *tasks], [{"sources": extra}, *outputs]
         return collate(tasks, outputs)
 
     def _search_call(self, ctx: RunContext, key: str, name: str, query: str, n: int) -> dict[str, Any]:

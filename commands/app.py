@@ -10,6 +10,7 @@ import typer
 from mia import __version__
 from mia.commands import (
     agents,
+    approvals,
     config,
     doctor,
     inbox,
@@ -42,6 +43,7 @@ triggers.app.command("status")(triggers_cloud.status)
 triggers.app.command("import-cloud-runs")(triggers_cloud.import_cloud_runs)
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(sync.app, name="sync")
+app.add_typer(approvals.app, name="approvals")
 app.command("research")(research.research)
 app.command("usage")(usage.usage)
 app.command("doctor")(doctor.doctor)

@@ -44,3 +44,22 @@ def read(ids: Annotated[list[int] | None, typer.Argument(help="Entry ids (defaul
     _, registry = open_state()
     n = mark_read(registry, ids or None)
     err_console().print(f"Marked {n} entr{'y' if n == 1 else 'ies'} as read.")
+
+
+@app.command("sync")
+def sync(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Read the IMAP mailbox: file replies to mia's mail with their agent and wake it."""
+    import httpx
+
+    from mia.agents.replies import sync_replies
+
+    settings, registry = open_state()
+    with httpx.Client(timeout=httpx.Timeout(settings.llm.timeout, connect=10.0)) as http:
+        report = sync_replies(settings, registry, http=http, on_event=lambda kind, data: None)
+    if json_out:
+        print_json({"checked": report.checked, "replies": report.replies, "ignored": report.ignored})
+        return
+    console = err_console()
+    console.print(f"Checked {report.checked} new message(s): {len(report.replies)} repl(y/ies) filed.")
+    for reply in report.replies:
+        console.print(f"  {reply['agent'] or '-'}: reply from {reply['from']} → {reply['run'] or 'filed'}")

@@ -86,8 +86,24 @@ def _run_pass(settings: Any, registry: Any, moment: datetime, log: Any, dry_run:
             return str(resume_research(settings, registry, run.agent_id, http=http, on_event=quiet,
                                        run_id=run.id).status)
 
-        return run_pass(settings, registry, now=moment, runner=runner, recover=recover, log=log,
-                        grace_minutes=settings.triggers.grace_minutes)
+        summary = run_pass(settings, registry, now=moment, runner=runner, recover=recover, log=log,
+                           grace_minutes=settings.triggers.grace_minutes)
+        if settings.imap.host:  # replies to outreach mail wake their agents on the same tick
+            _sync_replies(settings, registry, http, log, quiet)
+        return summary
+
+
+def _sync_replies(settings: Any, registry: Any, http: Any, log: Any, quiet: Any) -> None:
+    from mia.agents.replies import sync_replies
+    from mia.errors import MiaError
+
+    try:
+        report = sync_replies(settings, registry, http=http, on_event=quiet)
+    except MiaError as exc:
+        log(f"inbox sync failed: {exc.message}")
+        return
+    for reply in report.replies:
+        log(f"reply from {reply['from']} filed for {reply['agent'] or '-'}: {reply['run'] or 'no follow-up'}")
 
 
 def _report(summary: Any, *, json_out: bool, dry_run: bool) -> None:

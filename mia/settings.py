@@ -83,6 +83,22 @@ SPECS: tuple[Spec, ...] = (
     Spec("prices.perplexity_search_usd", 0.005, "Price of one Perplexity Search API request."),
     Spec("notify.command", None, "Command run with the notification text as its last argument when an agent "
          "has news (e.g. notify-send mia)."),
+    Spec("mail.transport", "smtp", "How approved mail is sent: smtp or resend."),
+    Spec("mail.from_address", None, "The From address of outreach mail, e.g. Dr Ada Lovelace <ada@example.org>."),
+    Spec("smtp.host", None, "SMTP server host."),
+    Spec("smtp.port", 587, "SMTP server port."),
+    Spec("smtp.security", "starttls", "starttls, tls or none."),
+    Spec("smtp.user", None, "SMTP user name (if the server needs one)."),
+    Spec("smtp.password", None, "SMTP password.", secret=True, aliases=("SMTP_PASSWORD",)),
+    Spec("resend.api_key", None, "Resend API key (mail.transport = resend).", secret=True,
+         aliases=("RESEND_API_KEY",)),
+    Spec("resend.base_url", "https://api.resend.com", "Base URL of the Resend API."),
+    Spec("imap.host", None, "IMAP server host where replies arrive."),
+    Spec("imap.port", 993, "IMAP server port."),
+    Spec("imap.security", "tls", "tls, starttls or none."),
+    Spec("imap.user", None, "IMAP user name."),
+    Spec("imap.password", None, "IMAP password.", secret=True, aliases=("IMAP_PASSWORD",)),
+    Spec("imap.mailbox", "INBOX", "Mailbox that replies arrive in."),
     Spec("triggers.grace_minutes", 0, "How late a missed slot may still run (0: 1 h for sub-daily schedules, "
          "12 h for daily or rarer)."),
 )
@@ -156,6 +172,33 @@ class NotifySettings(_Section):
     command: str | None = None
 
 
+class MailSettings(_Section):
+    transport: Literal["smtp", "resend"]
+    from_address: str | None = None
+
+
+class SMTPSettings(_Section):
+    host: str | None = None
+    port: int = Field(gt=0, lt=65536)
+    security: Literal["starttls", "tls", "none"]
+    user: str | None = None
+    password: SecretStr | None = None
+
+
+class ResendSettings(_Section):
+    api_key: SecretStr | None = None
+    base_url: str
+
+
+class IMAPSettings(_Section):
+    host: str | None = None
+    port: int = Field(gt=0, lt=65536)
+    security: Literal["tls", "starttls", "none"]
+    user: str | None = None
+    password: SecretStr | None = None
+    mailbox: str
+
+
 class TriggerSettings(_Section):
     grace_minutes: int = Field(ge=0)
 
@@ -176,6 +219,10 @@ class Settings(_Section):
     prices: PriceSettings
     notify: NotifySettings
     triggers: TriggerSettings
+    mail: MailSettings
+    smtp: SMTPSettings
+    resend: ResendSettings
+    imap: IMAPSettings
     sources: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @property

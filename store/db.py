@@ -244,6 +244,40 @@ def m005_cloud_deployments(db: sqlite_utils.Database) -> None:
             deployed_at TEXT NOT NULL,
             updated_at TEXT NOT NULL)""")
 
+@migrations()
+def m006_outreach(db: sqlite_utils.Database) -> None:
+    """Approvals for actions with effects outside mia, and the mail they send and receive."""
+    db.execute("""
+        CREATE TABLE approvals (
+            id INTEGER PRIMARY KEY,
+            action TEXT NOT NULL,
+            agent_id TEXT REFERENCES agents(id) ON DELETE SET NULL,
+            status TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            payload_json TEXT NOT NULL,
+            requested_by TEXT NOT NULL,
+            after_untrusted_text INTEGER NOT NULL DEFAULT 0,
+            decision_note TEXT,
+            result_json TEXT,
+            created_at TEXT NOT NULL,
+            decided_at TEXT)""")
+    db.execute("CREATE INDEX approvals_by_status ON approvals(status, id)")
+    db.execute("""
+        CREATE TABLE mail_messages (
+            message_id TEXT PRIMARY KEY,
+            direction TEXT NOT NULL,
+            agent_id TEXT REFERENCES agents(id) ON DELETE CASCADE,
+            approval_id INTEGER REFERENCES approvals(id) ON DELETE SET NULL,
+            in_reply_to TEXT,
+            counterpart TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            path TEXT NOT NULL,
+            run_id TEXT,
+            created_at TEXT NOT NULL)""")
+    db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 
