@@ -11,6 +11,7 @@ from mia import __version__
 from mia.commands import (
     agents,
     approvals,
+    chat,
     config,
     doctor,
     inbox,
@@ -47,6 +48,8 @@ app.add_typer(approvals.app, name="approvals")
 app.command("research")(research.research)
 app.command("usage")(usage.usage)
 app.command("doctor")(doctor.doctor)
+app.command("ask")(chat.ask)  # the Interaction Agent: one turn
+app.command("chat")(chat.chat)  # the Interaction Agent: the TUI
 
 
 def _version(value: bool) -> None:
@@ -64,6 +67,9 @@ def root(
 ) -> None:
     """mia: a terminal-first research assistant for medical innovation."""
     if ctx.invoked_subcommand is None:
+        if sys.stdin.isatty() and sys.stdout.isatty():  # plain `mia` at a terminal opens the chat app
+            chat.run_app()
+            return
         typer.echo(ctx.get_help())
 
 

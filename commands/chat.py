@@ -1,0 +1,127 @@
+"""`mia ask` (one turn, no TUI) and `mia chat` (the Textual app, or the list of conversations)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from mia.commands.common import err_console, open_state, out_console, print_json
+
+if TYPE_CHECKING:
+    from mia.agents.agent_tools import ToolOutcome
+    from mia.agents.background import Background
+
+
+def ask(
+    message: Annotated[str, typer.Argument(help='What to ask mia, e.g. "what do my agents say about DMD?"')],
+    continue_: Annotated[bool, typer.Option("--continue", "-c", help="Continue the last conversation.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the answer.")] = False,
+) -> None:
+    """Ask the Interaction Agent one thing and print its answer (research it starts is awaited)."""
+    import httpx
+
+    from mia.agents.background import Background
+    from mia.agents.interaction import InteractionAgent, start_conversation
+    from mia.agents.llm import LLMClient
+
+    settings, registry = open_state()
+    timeout = httpx.Timeout(settings.llm.timeout, connect=10.0)
+    with httpx.Client(timeout=timeout, follow_redirects=True) as http:
+        llm = LLMClient.from_settings(settings, http)  # no credentials: a clear error before anything is stored
+        conversation = start_conversation(registry, continue_last=continue_)
+        background = Background(settings)
+        agent = InteractionAgent(settings=settings, registry=registry, llm=llm, http=http,
+                                 conversation_id=conversation.id, background=background)
+        result = agent.run_turn(message, on_tool=None if json_out else _show_tool)
+        if json_out:
+            print_json(result.as_json())
+        else:
+            _print_answer(result.answer)
+        sys.stdout.flush()
+        _await_research(background, quiet=json_out)
+
+
+def _show_tool(outcome: ToolOutcome) -> None:
+    mark = "[green]✓[/green]" if outcome.ok else "[red]✗[/red]"
+    err_console().print(f"[dim]· {outcome.name}[/dim] {mark} [dim]{outcome.summary}[/dim]", highlight=False,
+                        markup=True)
+
+
+def _print_answer(answer: str) -> None:
+    if sys.stdout.isatty():
+        from rich.markdown import Markdown
+
+        out_console().print(Markdown(answer, hyperlinks=True))
+    else:
+        sys.stdout.write(answer.rstrip() + "\n")
+
+
+def _await_research(background: Background, *, quiet: bool) -> None:
+    """Research started in this turn finishes before mia exits (Ctrl+C leaves it resumable)."""
+    running = background.running()
+    if not running:
+        return
+    console = err_console()
+    if not quiet:
+        names = ", ".join(f"'{job.name}'" for job in running)
+        console.print(f"Research {names} is running; waiting for it to finish (Ctrl+C stops waiting; the run "
+                      "can be finished later with `mia agents resume NAME`).", highlight=False)
+    background.wait()
+    if not quiet:
+        for job in background.jobs:
+            console.print(f"● {job.message}", highlight=False, markup=False)
+
+
+def chat(
+    continue_: Annotated[bool, typer.Option("--continue", "-c", help="Reopen the last conversation.")] = False,
+    list_: Annotated[bool, typer.Option("--list", help="List conversations instead of opening the app.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="With --list: print JSON.")] = False,
+    conversation: Annotated[str | None, typer.Option("--conversation", help="Open this conversation (id).")] = None,
+) -> None:
+    """Open the chat app: talk to mia while research agents work beside the conversation."""
+    from mia.errors import UsageError
+
+    if json_out and not list_:
+        raise UsageError("--json only goes with --list.", "Try: mia chat --list --json")
+    if list_:
+        _list_conversations(json_out)
+        return
+    run_app(continue_last=continue_, conversation_id=conversation)
+
+
+def run_app(*, continue_last: bool = False, conversation_id: str | None = None) -> None:
+    """Build the app with the real registry and LLM, and run it."""
+    from mia.agents.llm import LLMClient
+    from mia.commands.common import load_settings
+    from mia.store.db import open_registry
+    from mia.tui.app import create_app
+
+    settings = load_settings()
+    app = create_app(settings, lambda: open_registry(settings.registry_path),
+                     lambda http: LLMClient.from_settings(settings, http),
+                     continue_last=continue_last, conversation_id=conversation_id)
+    app.run()
+
+
+def _list_conversations(json_out: bool) -> None:
+    from mia.store.conversations import list_conversations
+
+    _, registry = open_state(notice=False)
+    rows = list_conversations(registry)
+    if json_out:
+        print_json([{"id": r["id"], "title": r["title"], "created_at": r["created_at"],
+                     "updated_at": r["updated_at"], "messages": r["messages"]} for r in rows])
+        return
+    if not rows:
+        err_console().print('No conversations yet. Start one with `mia chat` or `mia ask "…"`.')
+        return
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("id", "title", "updated", "messages"):
+        table.add_column(column, justify="right" if column == "messages" else "left")
+    for r in rows:
+        table.add_row(r["id"], r["title"], r["updated_at"][:16].replace("T", " "), str(r["messages"]))
+    out_console().print(table)

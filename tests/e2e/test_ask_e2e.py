@@ -1,0 +1,99 @@
+"""`mia ask` and `mia chat --list` end to end: the installed CLI against the loopback fakes."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fakes.chat_llm import ChatLLM
+from fakes.research_llm import ResearchLLM
+from fakes.server import FakeServices, LLMReply, ScriptedLLM
+
+from .conftest import Mia
+
+
+@pytest.fixture
+def chat() -> ScriptedLLM:
+    return ScriptedLLM()
+
+
+@pytest.fixture
+def services(chat: ScriptedLLM, research_llm: ResearchLLM) -> Iterator[FakeServices]:
+    with FakeServices(llm=ChatLLM(chat, research_llm)) as fake:
+        yield fake
+
+
+def call(name: str, **arguments: Any) -> LLMReply:
+    return LLMReply(tool_calls=[{"name": name, "arguments": arguments}])
+
+
+def rows(home: Path, sql: str) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(home / "registry.db")
+    conn.row_factory = sqlite3.Row
+    return list(conn.execute(sql))
+
+
+def test_ask_json_answers_with_the_tools_it_used_and_what_it_cost(mia: Mia, chat: ScriptedLLM,
+                                                                  mia_home: Path) -> None:
+    chat.push(call("list_agents"), "You have no research agents yet.")
+    result = mia.run("ask", "--json", "Which agents do I have?")
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert set(out) == {"conversation_id", "answer", "tool_calls", "usage"}
+    assert out["answer"] == "You have no research agents yet."
+    assert out["tool_calls"] == [{"name": "list_agents", "arguments": {}, "ok": True}]
+    assert out["usage"]["input_tokens"] == 200 and out["usage"]["output_tokens"] == 100
+    assert out["usage"]["cost_usd"] > 0
+    roles = [r["role"] for r in rows(mia_home, "SELECT role FROM messages ORDER BY id")]
+    assert roles == ["user", "assistant", "tool", "assistant"]
+    assert len(rows(mia_home, "SELECT * FROM usage WHERE conversation_id IS NOT NULL")) == 2
+
+
+def test_ask_starts_research_waits_for_it_and_continue_sees_the_news(mia: Mia, chat: ScriptedLLM,
+                                                                     mia_home: Path) -> None:
+    chat.push(call("spawn_research", question="DMD treatments", depth="quick"), "I started **dmd-treatments**.")
+    first = mia.run("ask", "Research DMD treatments, please")
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.strip() == "I started **dmd-treatments**."
+    assert "spawn_research ✓" in first.stderr and "'dmd-treatments' finished: done" in first.stderr
+    assert (mia_home / "workspace" / "agents" / "dmd-treatments" / "report.md").exists()
+    chat.push(call("read_report", agent="dmd-treatments"), "It found several sources [1].")
+    second = mia.run("ask", "--continue", "--json", "What did it find?")
+    out = json.loads(second.stdout)
+    assert out["tool_calls"] == [{"name": "read_report", "arguments": {"agent": "dmd-treatments"}, "ok": True}]
+    conversations = json.loads(mia.run("chat", "--list", "--json").stdout)
+    assert [c["id"] for c in conversations] == [out["conversation_id"]]
+    assert conversations[0]["messages"] == 9 and conversations[0]["title"] == "Research DMD treatments, please"
+    seen = chat.calls[-1][0]["messages"]
+    assert any(m["role"] == "user" and "finished: done" in m["content"] for m in seen)
+    assert any(m["role"] == "tool" and "## Summary" in m["content"] for m in seen)
+
+
+def test_ask_without_llm_credentials_says_which_settings_are_missing(mia: Mia, mia_home: Path) -> None:
+    env = {k: v for k, v in mia.env.items() if not k.startswith("CLOUDFLARE_")}
+    result = Mia(env).run("ask", "hello")
+    assert result.returncode != 0 and result.stdout == ""
+    assert result.stderr.startswith("Error: Workers AI needs")
+    assert "CLOUDFLARE_ACCOUNT_ID" in result.stderr and "mia config set" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert rows(mia_home, "SELECT * FROM conversations") == []
+
+
+def test_a_file_outside_the_workspace_stays_out_of_reach(mia: Mia, chat: ScriptedLLM) -> None:
+    chat.push(call("read_file", path="../../../../etc/passwd"), "I can only read workspace files.")
+    result = mia.run("ask", "--json", "show me /etc/passwd")
+    out = json.loads(result.stdout)
+    assert out["tool_calls"][0]["ok"] is False
+    tool_result = [m for m in chat.calls[-1][0]["messages"] if m["role"] == "tool"][-1]["content"]
+    assert "only paths inside the workspace" in tool_result and "root:" not in tool_result
+
+
+def test_chat_list_without_conversations_is_empty_json(mia: Mia) -> None:
+    result = mia.run("chat", "--list", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout) == []
+    wrong = mia.run("chat", "--json")
+    assert wrong.returncode == 2 and "--json only goes with --list" in wrong.stderr

@@ -1,0 +1,402 @@
+"""The `mia chat` app: a conversation with the Interaction Agent beside live research agents."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Footer, Header, Input, Static
+
+from mia.agents.agent_tools import ToolContext, ToolOutcome
+from mia.agents.background import Background, BackgroundJob
+from mia.agents.interaction import InteractionAgent, TurnCancelled, start_conversation
+from mia.errors import MiaError
+from mia.store import conversations as conv_store
+from mia.tui import data
+from mia.tui.palette import MiaCommands
+from mia.tui.screens import PromptScreen, ReportScreen, UsageScreen
+from mia.tui.widgets import AgentPanel, AgentRow, AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
+
+if TYPE_CHECKING:
+    from mia.agents.llm import LLMClient
+    from mia.settings import Settings
+    from mia.store.conversations import ConversationRecord, MessageRecord
+    from mia.store.db import Registry
+
+RegistryFactory = Callable[[], "Registry"]
+LLMFactory = Callable[[httpx.Client], "LLMClient"]
+
+
+class MiaApp(App[None]):
+    """The conversation, the research agents, their reports; every bit of I/O runs in a worker."""
+
+    CSS_PATH = "mia.tcss"
+    TITLE = "mia"
+    COMMANDS = App.COMMANDS | {MiaCommands}
+    BINDINGS = [
+        Binding("escape", "cancel_answer", "Cancel answer"),
+        Binding("ctrl+r", "new_research", "Research"),
+        Binding("ctrl+n", "new_conversation", "New chat"),
+        Binding("ctrl+o", "open_selected", "Open report"),
+        Binding("ctrl+t", "show_usage", "Usage"),
+        Binding("ctrl+q", "quit", "Quit", priority=True),
+    ]
+
+    @dataclass
+    class AnswerText(Message):
+        """A piece of the answer of turn `turn`."""
+
+        turn: int
+        text: str
+
+    @dataclass
+    class ToolUsed(Message):
+        """The assistant ran a tool during turn `turn`."""
+
+        turn: int
+        outcome: ToolOutcome
+
+    @dataclass
+    class TurnEnded(Message):
+        """Turn `turn` is over: answered, cancelled, or failed with an error."""
+
+        turn: int
+        error: str | None = None
+        hint: str | None = None
+        cancelled: bool = False
+
+    @dataclass
+    class ConversationLoaded(Message):
+        """A conversation and its stored messages, read in a worker."""
+
+        conversation: ConversationRecord
+        messages: list[MessageRecord]
+
+    @dataclass
+    class AgentsRead(Message):
+        """A fresh read of the agents for the panel."""
+
+        rows: list[AgentRow]
+
+    @dataclass
+    class ResearchEnded(Message):
+        """A background research run finished (done or failed)."""
+
+        job: BackgroundJob
+
+    @dataclass
+    class Failed(Message):
+        """Something in a worker failed; shown as a notification."""
+
+        message: str
+        hint: str | None = None
+
+    def __init__(self, settings: Settings, registry_factory: RegistryFactory, llm_factory: LLMFactory, *,
+                 http_factory: Callable[[], httpx.Client] | None = None, conversation_id: str | None = None,
+                 continue_last: bool = False, refresh_seconds: float = 1.0) -> None:
+        super().__init__()
+        self.settings, self.registry_factory, self.llm_factory = settings, registry_factory, llm_factory
+        self.http_factory = http_factory or (lambda: httpx.Client(
+            timeout=httpx.Timeout(settings.llm.timeout, connect=10.0), follow_redirects=True))
+        self.requested_conversation, self.continue_last = conversation_id, continue_last
+        self.refresh_seconds = refresh_seconds
+        self.registry: Registry | None = None
+        self.http: httpx.Client | None = None
+        self.llm: LLMClient | None = None
+        self.background: Background | None = None
+        self.conversation: ConversationRecord | None = None
+        self.turn, self.turn_running, self.cancel_event = 0, False, threading.Event()
+        self.answer_block: AnswerBlock | None = None
+        self.thinking: NoteBlock | None = None
+        self.loading = True
+        self._quit_armed = False
+        # Held, not queried: the active screen may be a report while the panel keeps updating.
+        self.view = ConversationView(id="conversation")
+        self.agent_panel = AgentPanel(id="agents")
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="main"):
+            with Vertical(id="chat"):
+                yield self.view
+                yield Input(placeholder="Message mia…  (Enter sends · Esc cancels an answer · Ctrl+P commands)",
+                            id="message")
+            with Vertical(id="side"):
+                yield Static("Research agents", id="side-title")
+                yield self.agent_panel
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.background = Background(self.settings, on_done=lambda job: self.post_message(self.ResearchEnded(job)))
+        self.http = self.http_factory()
+        self.query_one("#message", Input).focus()
+        self.open_state()
+        self.set_interval(self.refresh_seconds, self.refresh_agents)
+
+    def on_unmount(self) -> None:
+        if self.http is not None:
+            self.http.close()
+
+    # -- workers: every registry read and every remote call happens off the UI thread ------------------------
+    @work(thread=True, group="state", exit_on_error=False)
+    def open_state(self) -> None:
+        """Open the registry, then the conversation to show."""
+        try:
+            self.registry = self.registry_factory()
+            conversation = start_conversation(self.registry, continue_last=self.continue_last,
+                                              conversation_id=self.requested_conversation)
+            self._post_conversation(conversation)
+            self.post_message(self.AgentsRead(data.agent_rows(self.registry)))
+        except MiaError as exc:
+            self.post_message(self.Failed(exc.message, exc.hint))
+
+    def _post_conversation(self, conversation: ConversationRecord) -> None:
+        assert self.registry is not None
+        self.post_message(self.ConversationLoaded(conversation, conv_store.messages(self.registry, conversation.id)))
+
+    @work(thread=True, group="agents", exclusive=True, exit_on_error=False)
+    def refresh_agents(self) -> None:
+        """A short read of the agents (no transaction is left open)."""
+        if self.registry is not None:
+            self.post_message(self.AgentsRead(data.agent_rows(self.registry)))
+
+    def switch_conversation(self, conversation_id: str | None) -> None:
+        """Show another conversation (None: a new one); an answer in progress is cancelled first."""
+        self.action_cancel_answer()
+        self.loading = True
+        self._load_conversation(conversation_id)
+
+    @work(thread=True, group="state", exit_on_error=False)
+    def _load_conversation(self, conversation_id: str | None) -> None:
+        if self.registry is None:
+            return
+        try:
+            conversation = (conv_store.get_conversation(self.registry, conversation_id) if conversation_id
+                            else conv_store.create_conversation(self.registry))
+            self._post_conversation(conversation)
+        except MiaError as exc:
+            self.post_message(self.Failed(exc.message, exc.hint))
+
+    @work(thread=True, group="turn", exit_on_error=False)
+    def answer(self, text: str, turn: int, cancel: threading.Event) -> None:
+        """One turn of the Interaction Agent; its pieces come back as messages."""
+        try:
+            agent = self._interaction_agent()
+            agent.run_turn(text, on_text=lambda piece: self.post_message(self.AnswerText(turn, piece)),
+                           on_tool=lambda outcome: self.post_message(self.ToolUsed(turn, outcome)), cancel=cancel)
+            self.post_message(self.TurnEnded(turn))
+        except TurnCancelled:
+            self.post_message(self.TurnEnded(turn, cancelled=True))
+        except MiaError as exc:
+            self.post_message(self.TurnEnded(turn, error=exc.message, hint=exc.hint))
+        except Exception as exc:  # a bug in one turn must not take the screen down
+            self.post_message(self.TurnEnded(turn, error=f"Internal error: {type(exc).__name__}: {exc}",
+                                             hint="Run `mia ask` with --debug to see the traceback."))
+
+    def _interaction_agent(self) -> InteractionAgent:
+        assert self.registry is not None and self.http is not None and self.background is not None
+        assert self.conversation is not None
+        if self.llm is None:
+            self.llm = self.llm_factory(self.http)
+        return InteractionAgent(settings=self.settings, registry=self.registry, llm=self.llm, http=self.http,
+                                conversation_id=self.conversation.id, background=self.background)
+
+    @work(thread=True, group="report", exclusive=True, exit_on_error=False)
+    def open_report(self, agent_id: str) -> None:
+        """Read an agent's report and sources, then show them."""
+        if self.registry is None:
+            return
+        try:
+            view = data.report_view(self.settings, self.registry, agent_id)
+        except MiaError as exc:
+            self.post_message(self.Failed(exc.message, exc.hint))
+            return
+        self.call_from_thread(self.push_screen, ReportScreen(view))
+
+    @work(thread=True, group="research", exit_on_error=False)
+    def start_research(self, question: str) -> None:
+        """Start a research agent straight from the palette (no model turn needed)."""
+        from mia.agents.chat_tools import SpawnResearchArgs, spawn_research
+
+        if self.registry is None or self.http is None or self.background is None or self.conversation is None:
+            return
+        context = ToolContext(self.settings, self.registry, self.http, self.conversation.id, self.background)
+        try:
+            text = spawn_research(context, SpawnResearchArgs(question=question))
+        except MiaError as exc:
+            self.post_message(self.Failed(exc.message, exc.hint))
+            return
+        conv_store.add_message(self.registry, self.conversation.id, "event", text.split(" It runs")[0] + ".")
+        self.call_from_thread(self.notify, text.split(" It runs")[0], title="Research")
+        self.refresh_agents()
+
+    @work(thread=True, group="research", exit_on_error=False)
+    def resume_agent(self, slug: str) -> None:
+        """Finish an agent's interrupted run in the background."""
+        if self.background is not None:
+            conversation_id = self.conversation.id if self.conversation else None
+            self.background.resume(slug, conversation_id=conversation_id)
+            self.call_from_thread(self.notify, f"Resuming the run of '{slug}'.", title="Research")
+
+    @work(thread=True, group="usage", exclusive=True, exit_on_error=False)
+    def action_show_usage(self) -> None:
+        """Read spend by service and show it."""
+        if self.registry is not None:
+            rows = data.usage_rows(self.registry)
+            self.call_from_thread(self.push_screen, UsageScreen(rows))
+
+    def read_conversations(self) -> list[dict[str, Any]]:
+        """For the palette (called in a thread)."""
+        return conv_store.list_conversations(self.registry) if self.registry is not None else []
+
+    # -- message handlers (UI thread) --------------------------------------------------------------------------
+    async def on_mia_app_conversation_loaded(self, message: ConversationLoaded) -> None:
+        self.conversation = message.conversation
+        self.sub_title = message.conversation.title
+        await self.view.show(message.messages)
+        self.loading = False
+
+    def on_mia_app_agents_read(self, message: AgentsRead) -> None:
+        if self.agent_panel.is_mounted:
+            self.agent_panel.update_rows(message.rows)
+
+    def on_agent_panel_chosen(self, message: AgentPanel.Chosen) -> None:
+        self.open_report(message.agent_id)
+
+    def on_mia_app_failed(self, message: Failed) -> None:
+        self.notify(message.message + (f"\n{message.hint}" if message.hint else ""), title="mia", severity="error",
+                    timeout=8)
+
+    async def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id != "message" or not event.value.strip():
+            return
+        if self.conversation is None:
+            self.notify("Still opening the conversation…", severity="warning")
+            return
+        if self.turn_running:
+            self.notify("mia is still answering; press Esc to cancel it.", severity="warning")
+            return
+        text = event.value.strip()
+        event.input.value = ""
+        if self.sub_title == conv_store.DEFAULT_TITLE:
+            self.sub_title = conv_store.title_for(text)
+        await self.view.query(".hint").remove()
+        await self.view.add(UserBlock(text))
+        self.thinking = NoteBlock("mia is thinking…  (Esc cancels)", "thinking")
+        await self.view.add(self.thinking)
+        self.turn += 1
+        self.turn_running, self.answer_block = True, None
+        self.cancel_event = threading.Event()
+        self.answer(text, self.turn, self.cancel_event)
+
+    async def on_mia_app_answer_text(self, message: AnswerText) -> None:
+        if message.turn != self.turn:
+            return  # a cancelled turn's late answer
+        if self.answer_block is None:
+            self.answer_block = AnswerBlock()
+            await self.view.mount(self.answer_block, before=self.thinking) if self._thinking_shown() \
+                else await self.view.add(self.answer_block)
+        await self.answer_block.write(message.text)
+        self.view.scroll_end(animate=False)
+
+    async def on_mia_app_tool_used(self, message: ToolUsed) -> None:
+        if message.turn != self.turn:
+            return
+        outcome = message.outcome
+        note = tool_note(outcome.name, outcome.ok, outcome.summary)
+        if self._thinking_shown():
+            await self.view.mount(note, before=self.thinking)
+        else:
+            await self.view.add(note)
+
+    async def on_mia_app_turn_ended(self, message: TurnEnded) -> None:
+        if message.turn != self.turn:
+            return
+        await self._end_turn()
+        if message.error:
+            await self.view.add(NoteBlock(f"✗ {message.error}", "error"))
+            self.notify(message.error + (f"\n{message.hint}" if message.hint else ""), title="mia",
+                        severity="error", timeout=10)
+
+    async def on_mia_app_research_ended(self, message: ResearchEnded) -> None:
+        job = message.job
+        if self.conversation is not None and job.conversation_id == self.conversation.id:
+            await self.view.add(NoteBlock(f"● {job.message}", "event"))
+        self.notify(job.message, title="Research", severity="error" if job.status == "failed" else "information",
+                    timeout=8)
+        self.refresh_agents()
+
+    def _thinking_shown(self) -> bool:
+        return self.thinking is not None and self.thinking.is_mounted
+
+    async def _end_turn(self, remark: str = "") -> None:
+        self.turn_running = False
+        if self.thinking is not None and self.thinking.is_mounted:
+            await self.thinking.remove()
+        self.thinking = None
+        if self.answer_block is not None:
+            await self.answer_block.finish(remark)
+
+    # -- actions -----------------------------------------------------------------------------------------------
+    def action_cancel_answer(self) -> None:
+        """Stop waiting for the current answer; research agents keep running."""
+        if not self.turn_running:
+            return
+        self.cancel_event.set()
+        self.workers.cancel_group(self, "turn")
+        self.turn += 1  # whatever the old turn still sends is ignored
+        self.turn_running = False
+        self.call_next(self._show_cancelled)
+
+    async def _show_cancelled(self) -> None:
+        await self._end_turn("\n\n*(cancelled)*")
+        await self.view.add(NoteBlock("Answer cancelled. Research agents keep running.", "error"))
+
+    def action_new_research(self) -> None:
+        """Ask for a question, then start a research agent."""
+        def start(question: str | None) -> None:
+            if question:
+                self.start_research(question)
+
+        self.push_screen(PromptScreen("Research question", "e.g. gene therapy for Duchenne muscular dystrophy"),
+                         start)
+
+    def action_open_selected(self) -> None:
+        """Open the report of the agent under the panel's cursor."""
+        panel = self.agent_panel
+        if panel.row_count == 0:
+            self.notify("No research agents yet: ask mia to research something (or Ctrl+R).")
+            return
+        row_key, _ = panel.coordinate_to_cell_key(panel.cursor_coordinate)
+        if row_key.value is not None:
+            self.open_report(row_key.value)
+
+    def action_new_conversation(self) -> None:
+        self.switch_conversation(None)
+
+    async def action_quit(self) -> None:
+        """Quit; with research still running, ask for a second Ctrl+Q first."""
+        running = self.background.running() if self.background is not None else []
+        if running and not self._quit_armed:
+            self._quit_armed = True
+            names = ", ".join(job.name for job in running)
+            self.notify(f"Research still running ({names}); quitting interrupts it (resume later with "
+                        "`mia agents resume NAME`). Press Ctrl+Q again to quit.", severity="warning", timeout=8)
+            return
+        self.exit()
+
+
+def create_app(settings: Settings, registry_factory: RegistryFactory, llm_factory: LLMFactory, *,
+               http_factory: Callable[[], httpx.Client] | None = None, conversation_id: str | None = None,
+               continue_last: bool = False, refresh_seconds: float = 1.0) -> MiaApp:
+    """The one way to build the app, for the CLI and the tests alike."""
+    return MiaApp(settings, registry_factory, llm_factory, http_factory=http_factory,
+                  conversation_id=conversation_id, continue_last=continue_last, refresh_seconds=refresh_seconds)

@@ -1,0 +1,53 @@
+"""Registry reads for the app: short, one statement each, run in workers."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from mia.store import agents as agent_store
+from mia.store.workspace import Workspace
+from mia.tui.screens import ReportView
+from mia.tui.widgets import AgentRow
+
+if TYPE_CHECKING:
+    from mia.settings import Settings
+    from mia.store.db import Registry
+
+AGENT_ROWS_SQL = """
+SELECT a.id, a.slug, a.status, a.report_version, a.last_run_at, a.question,
+       COALESCE((SELECT SUM(u.cost_usd) FROM usage u WHERE u.agent_id = a.id), 0) AS cost_usd
+FROM agents a ORDER BY a.created_at"""
+
+
+def agent_rows(registry: Registry) -> list[AgentRow]:
+    """Every agent with its status and spend, in one read."""
+    return [AgentRow(id=r["id"], slug=r["slug"], status=r["status"], report_version=int(r["report_version"]),
+                     cost_usd=float(r["cost_usd"]), last_run_at=r["last_run_at"], question=r["question"])
+            for r in registry.query(AGENT_ROWS_SQL)]
+
+
+def report_view(settings: Settings, registry: Registry, agent_id: str) -> ReportView:
+    """An agent's report and sources from its workspace folder."""
+    agent = agent_store.get_agent(registry, agent_id)
+    folder = Workspace(settings.workspace_root).agent_dir(agent.slug)
+    report_path = folder / "report.md"
+    report = report_path.read_text(encoding="utf-8") if report_path.exists() else None
+    sources: list[dict[str, Any]] = []
+    if (folder / "sources.json").exists():
+        try:
+            sources = list(json.loads((folder / "sources.json").read_text(encoding="utf-8")))
+        except (ValueError, TypeError):
+            sources = []
+    spend = registry.one("SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id = ?", (agent.id,))
+    return ReportView(slug=agent.slug, status=agent.status, version=agent.report_version,
+                      cost_usd=float((spend or {"cost": 0})["cost"]), report=report, sources=sources,
+                      path=str(report_path))
+
+
+def usage_rows(registry: Registry) -> list[dict[str, Any]]:
+    """Spend by service and model."""
+    return registry.query(
+        "SELECT service, COALESCE(model, '') AS model, SUM(requests) AS requests, SUM(input_tokens) AS input_tokens, "
+        "SUM(output_tokens) AS output_tokens, SUM(cost_usd) AS cost_usd FROM usage GROUP BY service, model "
+        "ORDER BY cost_usd DESC")
