@@ -40,6 +40,7 @@ class ToolContext:
     conversation_id: str
     background: Background
     spend: Callable[[Usage], None] = lambda usage: None
+    untrusted: bool = False  # has text from tools (web, reports, files, replies) reached the model yet?
 
 
 Approver = Callable[["Tool", BaseModel], bool]
@@ -142,13 +143,14 @@ class ToolRegistry:
             if tool is None:
                 raise ToolError(f"Unknown tool '{call.name}'. The tools are: {', '.join(self._tools)}.")
             args = self._arguments(tool, call)
-            if tool.needs_approval:
-                if approver is None:
-                    raise ToolError(f"'{tool.name}' needs a person's approval, and nobody can approve it here.",
-                                    "Tell the person what you wanted to do instead.")
-                if not approver(tool, args):
-                    raise ToolError(f"The person declined '{tool.name}'.")
+            if tool.needs_approval and approver is None:
+                text = request_approval(tool, args, context)
+                return ToolOutcome(call.id, call.name, call.arguments, True,
+                                   format_result(call.name, True, text, data=False), summary=text[:120])
+            if tool.needs_approval and approver is not None and not approver(tool, args):
+                raise ToolError(f"The person declined '{tool.name}'.")
             text = tool.run(context, args)
+            context.untrusted = True
         except MiaError as exc:
             message = exc.message + (f" {exc.hint}" if exc.hint else "")
             return ToolOutcome(call.id, call.name, call.arguments, False,
@@ -175,6 +177,23 @@ class ToolRegistry:
             expected = json.dumps(parameters_schema(tool.args)["properties"])
             raise ToolError(f"Invalid arguments for '{tool.name}': {problems}.",
                             f"Its parameters are: {expected}") from None
+
+
+def request_approval(tool: Tool, args: BaseModel, context: ToolContext) -> str:
+    """Record a pending approval for a tool with effects outside mia; nothing runs until a person approves."""
+    from mia.agents.actions import ACTIONS
+    from mia.store import approvals
+
+    if tool.name not in ACTIONS:
+        raise ToolError(f"'{tool.name}' needs a person's approval, and nobody can approve it here.",
+                        "Tell the person what you wanted to do instead.")
+    payload = args.model_dump(mode="json")
+    record = approvals.request(
+        context.registry, action=tool.name, agent_id=None, summary=f"{tool.name}: {json.dumps(payload)[:200]}",
+        reason=str(payload.get("reason") or "(no reason given)"), payload=payload,
+        requested_by=f"conversation {context.conversation_id}", after_untrusted_text=context.untrusted)
+    return (f"Waiting for the person's approval (#{record.id}); nothing has been done. It happens only if they "
+            f"approve it with `mia approvals approve {record.id}`.")
 
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)

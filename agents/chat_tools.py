@@ -57,6 +57,25 @@ class WriteArgs(BaseModel):
     content: str = Field(max_length=MAX_WRITE_CHARS, description="The whole text of the file.")
 
 
+class DraftEmailArgs(BaseModel):
+    to: str = Field(description="The recipient's e-mail address, e.g. an investigator's or author's.")
+    subject: str = Field(description="A one-line subject.")
+    body: str = Field(description="The whole message, polite and specific, signed by the person.")
+    reason: str = Field(description="Why this message is needed: what the research cannot answer without it.")
+    agent: str | None = Field(default=None, description="The research agent it is for (name), if any.")
+
+
+def draft_email(ctx: ToolContext, args: DraftEmailArgs) -> str:
+    """Draft only: the person must approve before anything is sent."""
+    from mia.agents.outreach import draft_email as make_draft
+
+    record = make_draft(ctx.settings, ctx.registry, agent_ref=args.agent, to=args.to, subject=args.subject,
+                        body=args.body, reason=args.reason, requested_by=f"conversation {ctx.conversation_id}",
+                        after_untrusted_text=ctx.untrusted)
+    return (f"Draft saved; it waits for the person's approval (#{record.id}) and is not sent. They can read it "
+            f"with `mia approvals show {record.id}` and send it with `mia approvals approve {record.id}`.")
+
+
 def free_agent_name(ctx: ToolContext, question: str) -> str:
     """A slug for a new agent that no agent, and no research about to start, uses yet."""
     base = slugify(question)
@@ -181,4 +200,6 @@ def default_tools() -> ToolRegistry:
         Tool("write_file", "Write a text file in the workspace folder (replaces it if it exists).",
              WriteArgs, write_file),
         Tool("list_files", "List the files in a folder of the workspace.", ListArgs, list_files),
+        Tool("draft_email", "Draft an e-mail to an expert (an investigator, an author). It is NOT sent: the "
+             "person reviews it and approves or denies it.", DraftEmailArgs, draft_email),
     ])

@@ -109,7 +109,8 @@ class InteractionAgent:
         conv_store.add_message(self.registry, self.conversation_id, "user", text)
         turn = TurnResult(self.conversation_id, "")
         context = ToolContext(self.settings, self.registry, self.http, self.conversation_id, self.background,
-                              spend=lambda usage: self._spend(usage, turn))
+                              spend=lambda usage: self._spend(usage, turn),
+                              untrusted=conv_store.has_tool_results(self.registry, self.conversation_id))
         for round_number in range(self.max_rounds + 1):
             _check(cancel)
             response = self.llm.chat(self.messages(), tools=self.tools.schemas())

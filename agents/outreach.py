@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +14,9 @@ from typing import Any
 
 import httpx
 
-from mia.errors import MiaError, UsageError
+from mia.agents.actions import ActionContext, register_action
+from mia.agents.actions import approve as approve_action
+from mia.errors import UsageError
 from mia.files import write_atomic
 from mia.settings import Settings
 from mia.store import agents as agent_store
@@ -70,13 +71,6 @@ def draft_email(settings: Settings, registry: Registry, *, agent_ref: str | None
         payload=payload, requested_by=requested_by, after_untrusted_text=after_untrusted_text)
 
 
-@dataclass
-class ActionContext:
-    settings: Settings
-    registry: Registry
-    http: httpx.Client
-
-
 def _send_email(ctx: ActionContext, record: approvals.ApprovalRecord) -> dict[str, Any]:
     """Send an approved draft once: a message already recorded as sent is not sent again."""
     payload = record.payload
@@ -96,33 +90,19 @@ def _send_email(ctx: ActionContext, record: approvals.ApprovalRecord) -> dict[st
     return {"message_id": mail.message_id, "path": str(sent)}
 
 
-# Every action that needs a person's approval, by name: the one place effects outside mia happen.
-ACTIONS: dict[str, Callable[[ActionContext, approvals.ApprovalRecord], dict[str, Any]]] = {
-    "send_email": _send_email,
-}
+register_action("send_email", _send_email)
 
 
 def approve(settings: Settings, registry: Registry, approval_id: int, *, http: httpx.Client,
             body: str | None = None) -> approvals.ApprovalRecord:
-    """A person approved: (optionally with an edited body) carry the action out, once."""
+    """A person approved an e-mail (optionally with an edited body): send it, once."""
     record = approvals.get(registry, approval_id)
-    if record.action not in ACTIONS:
-        raise UsageError(f"Approval {approval_id} is for '{record.action}', which this mia cannot carry out.", None)
-    if record.status == "pending":
+    payload = None
+    if body is not None and record.action == "send_email":
         payload = record.payload
-        if body is not None:
-            check_draft(payload["to"], payload["subject"], body)
-            payload["body"] = body
-        record = approvals.decide(registry, approval_id, status="approved", payload=payload)
-    elif record.status != "approved":  # 'approved' alone means a previous attempt did not finish
-        raise UsageError(f"Approval {approval_id} was already {record.status}.", None)
-    try:
-        result = ACTIONS[record.action](ActionContext(settings, registry, http), record)
-    except MiaError as exc:
-        approvals.finish(registry, approval_id, ok=False, result={"error": exc.message})
-        raise
-    approvals.finish(registry, approval_id, ok=True, result=result)
-    return approvals.get(registry, approval_id)
+        check_draft(payload["to"], payload["subject"], body)
+        payload["body"] = body
+    return approve_action(settings, registry, approval_id, http=http, payload=payload)
 
 
 def deny(settings: Settings, registry: Registry, approval_id: int, *, note: str) -> approvals.ApprovalRecord:

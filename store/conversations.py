@@ -121,6 +121,12 @@ def message_count(registry: Registry, conversation_id: str) -> int:
     return int((row or {"n": 0})["n"])
 
 
+def has_tool_results(registry: Registry, conversation_id: str) -> bool:
+    """Whether text returned by tools (the web, reports, files) is already part of this conversation."""
+    return registry.one("SELECT 1 AS x FROM messages WHERE conversation_id = ? AND role = 'tool' LIMIT 1",
+                        (conversation_id,)) is not None
+
+
 def record_usage(registry: Registry, usage: Usage, *, conversation_id: str) -> None:
     """Record what one of the conversation's remote calls cost (no agent, no run)."""
     row = {**usage.model_dump(), "run_id": None, "agent_id": None, "step_key": None,

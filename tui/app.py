@@ -47,6 +47,7 @@ class MiaApp(App[None]):
         Binding("ctrl+n", "new_conversation", "New chat"),
         Binding("ctrl+o", "open_selected", "Open report"),
         Binding("ctrl+t", "show_usage", "Usage"),
+        Binding("ctrl+g", "show_approvals", "Approvals"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -252,6 +253,13 @@ class MiaApp(App[None]):
         if self.registry is not None:
             rows = data.usage_rows(self.registry)
             self.call_from_thread(self.push_screen, UsageScreen(rows))
+
+    def action_show_approvals(self) -> None:
+        """What waits for the person's approval, in full."""
+        from mia.tui.approvals import ApprovalsScreen
+
+        if self.registry is not None:
+            self.push_screen(ApprovalsScreen(self.settings, self.registry))
 
     def read_conversations(self) -> list[dict[str, Any]]:
         """For the palette (called in a thread)."""

@@ -30,6 +30,7 @@ class MiaCommands(Provider):
             ("New research…", app.action_new_research, "Start a research agent on a question"),
             ("New conversation", app.action_new_conversation, "Start an empty conversation"),
             ("Show usage", app.action_show_usage, "What mia has spent, by service and model"),
+            ("Approvals", app.action_show_approvals, "Drafts and other actions waiting for your approval"),
         ]
         running = {job.name for job in app.background.running()} if app.background else set()
         for row in app.agent_panel.rows_by_id.values():

@@ -281,3 +281,30 @@ def test_asking_about_an_agent_that_does_not_exist_is_a_result_not_a_crash(make_
     result = make_agent().run_turn("read nobody's report")
     assert [o.ok for o in result.tool_calls] == [False, False]
     assert "No research agent named 'nobody'" in last_tool_result(chat)
+
+
+def test_a_tool_with_an_action_waits_as_a_pending_approval_until_a_person_approves(
+        make_agent: Any, chat: ScriptedLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from mia.agents import actions
+    from mia.settings import load_settings
+    from mia.store import approvals
+    from mia.store.db import open_registry
+
+    done: list[dict[str, Any]] = []
+    monkeypatch.setitem(actions.ACTIONS, "launch", lambda ctx, record: done.append(record.payload) or {"ok": 1})
+    tools = default_tools()
+    tools.register(Tool("launch", "Launch something.", _Args, lambda ctx, args: "ran directly",
+                        needs_approval=True))
+    chat.push(call("launch", what="rocket"), "It waits for your approval.")
+    make_agent(tools=tools).run_turn("launch the rocket")
+    assert "Waiting for the person's approval (#1)" in last_tool_result(chat) and done == []
+    settings = load_settings()
+    registry = open_registry(settings.registry_path)
+    assert approvals.get(registry, 1).status == "pending"
+    with httpx.Client() as http:
+        finished = actions.approve(settings, registry, 1, http=http)
+    assert done == [{"what": "rocket"}] and finished.status == "done"
+    with pytest.raises(Exception, match="already done"):
+        actions.approve(settings, registry, 1, http=httpx.Client())

@@ -9,7 +9,7 @@ from email.message import Message
 from pathlib import Path
 
 import pytest
-from fakes.mail_servers import IMAPServer, SMTPServer, imap_server, smtp_server
+from fakes.mail_servers import SMTPServer, imap_server, smtp_server
 
 from mia.agents.outreach import draft_email
 from mia.settings import load_settings

@@ -248,3 +248,33 @@ def test_a_long_conversation_opens_with_only_its_recent_messages_mounted(setting
         assert any("180 earlier messages" in str(n.render()) for n in app.query(NoteBlock))
 
     run(make_app(settings, conversation_id=conversation.id), story)
+
+
+def test_the_approvals_panel_shows_a_draft_in_full_and_sends_only_after_a_yes(settings: Settings) -> None:
+    from fakes.mail_servers import smtp_server
+
+    from mia.agents.outreach import draft_email
+    from mia.tui.approvals import ApprovalsScreen
+
+    with smtp_server() as smtp:
+        mail_settings = load_settings(env={**os.environ, **smtp.env(), "MIA_HOME": str(settings.home)})
+        registry = open_registry(mail_settings.registry_path)
+        draft_email(mail_settings, registry, agent_ref=None, to="rossi@trials.example.org",
+                    subject="FX-101 results", body="When will the 52-week results be published?",
+                    reason="The report depends on them.", requested_by="test", after_untrusted_text=False)
+        app = make_app(mail_settings)
+
+        async def story(app: MiaApp, pilot: Pilot[None]) -> None:
+            await pilot.press("ctrl+g")
+            await until(pilot, lambda: isinstance(app.screen, ApprovalsScreen))
+            text = screen_text(app)
+            assert "rossi@trials.example.org" in text and "When will the 52-week results be published?" in text
+            assert "Why: The report depends on them." in text
+            await pilot.press("a")
+            await pilot.pause(0.3)
+            assert smtp.received == []  # "a" only arms it: nothing is sent before the yes
+            await pilot.press("y")
+            await until(pilot, lambda: len(smtp.received) == 1)
+
+        run(app, story)
+    assert smtp.received[0]["To"] == "rossi@trials.example.org"
