@@ -108,8 +108,9 @@ class ResearchPipeline:
         messages = prompts.plan_messages(self.params["question"], n)
 
         def plan() -> list[dict[str, str]]:
-            self.budget.require(llm.estimate_cost(messages, PLAN_MAX_TOKENS), what="planning")
-            result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, PLAN_MAX_TOKENS)
+            # A structured call may need its one repair attempt: hold the cost of two.
+            with self.budget.hold(2 * llm.estimate_cost(messages, PLAN_MAX_TOKENS), what="planning"):
+                result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, PLAN_MAX_TOKENS)
             return [sq.model_dump() for sq in result.sub_questions[: max(n, 1)]]
 
         return ctx.step("plan", plan)
@@ -161,10 +162,10 @@ class ResearchPipeline:
     def _search_call(self, ctx: RunContext, key: str, name: str, query: str, n: int) -> dict[str, Any]:
         client = self.clients[name]
         price = getattr(client, "price_per_request", 0.0)
-        if price:
-            self.budget.require(price, reserve_usd=self._synthesis_reserve(), what=f"a {client.service} search")
-        result: SearchResult = client.search(query, max_results=n)
-        self._paid(ctx, result.usage, key)
+        reserve = self._synthesis_reserve() if price else 0.0
+        with self.budget.hold(price, reserve_usd=reserve, what=f"a {client.service} search"):
+            result: SearchResult = client.search(query, max_results=n)
+            self._paid(ctx, result.usage, key)
         return {"sources": [s.model_dump(mode="json") for s in result.sources]}
 
     def _synthesis_reserve(self) -> float:
@@ -198,9 +199,9 @@ class ResearchPipeline:
     def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source]) -> list[dict[str, Any]]:
         assert self.llm is not None
         messages = prompts.extract_messages(self.params["question"], sub_question, batch)
-        self.budget.require(self.llm.estimate_cost(messages, EXTRACT_MAX_TOKENS),
-                            reserve_usd=self._synthesis_reserve(), what="evidence extraction")
-        result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, EXTRACT_MAX_TOKENS)
+        with self.budget.hold(2 * self.llm.estimate_cost(messages, EXTRACT_MAX_TOKENS),
+                              reserve_usd=self._synthesis_reserve(), what="evidence extraction"):
+            result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, EXTRACT_MAX_TOKENS)
         allowed = {s.number for s in batch}
         return [{**c.model_dump(), "sub_question": i} for c in result.claims if c.source in allowed]
 
@@ -213,9 +214,9 @@ class ResearchPipeline:
                                           (self.params.get("previous") or {}).get("report"))
 
         def synthesize() -> str:
-            self.budget.require(llm.estimate_cost(messages, llm.max_tokens), what="writing the report")
-            response = llm.stream(messages, on_text=lambda piece: self.emit("text", {"text": piece}))
-            self._paid(ctx, response.usage, "synthesize")
+            with self.budget.hold(llm.estimate_cost(messages, llm.max_tokens), what="writing the report"):
+                response = llm.stream(messages, on_text=lambda piece: self.emit("text", {"text": piece}))
+                self._paid(ctx, response.usage, "synthesize")
             return response.text
 
         try:
