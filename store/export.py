@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import tarfile
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
@@ -16,6 +14,7 @@ from typing import Any
 
 from mia import __version__
 from mia.errors import UsageError
+from mia.files import atomic_open
 from mia.settings import Settings
 from mia.store.agents import get_agent
 from mia.store.db import Registry, utcnow
@@ -79,20 +78,11 @@ def export_agent(settings: Settings, registry: Registry, ref: str, output: Path 
     members[f"{agent.slug}/manifest.json"] = _json({
         "format": FORMAT, "version": FORMAT_VERSION, "mia_version": __version__, "exported_at": utcnow(),
         "agent": agent.slug, "files": listing})
-    output.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            if kind == "zip":
-                _write_zip(fh, members)
-            else:
-                _write_tar(fh, members)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, output)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(output) as fh:
+        if kind == "zip":
+            _write_zip(fh, members)
+        else:
+            _write_tar(fh, members)
     return ExportResult(output, agent.slug, len(files), sum(p.stat().st_size for p in files))
 
 
