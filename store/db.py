@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -335,6 +336,20 @@ class Registry:
         self.conn.close()
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch a new database to WAL; the switch itself may answer 'locked' at once while another process
+    makes it (SQLite does not always consult the busy handler there), so try again for a few seconds."""
+    for attempt in range(50):
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
+
+
 def open_registry(path: Path) -> Registry:
     """Open (creating if needed) the registry at `path` and bring its schema up to date."""
     try:
@@ -347,8 +362,7 @@ def open_registry(path: Path) -> Registry:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            conn.execute("PRAGMA journal_mode = WAL")
+        _enable_wal(conn)
         registry = Registry(conn, path)
         if migrations.pending(conn):
             # Serialise migrations between processes; sqlite-utils nests its own atomic() as savepoints,
