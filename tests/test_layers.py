@@ -75,3 +75,10 @@ def test_importing_the_core_loads_no_front_end_library() -> None:
 def test_the_cli_module_does_not_import_heavy_libraries_at_startup() -> None:
     loaded = modules_after("import mia.commands.app")
     assert not loaded & {"httpx", "boto3", "botocore", "textual", "sqlite_utils", "pydantic"}
+
+
+def test_the_installed_package_carries_its_data_files() -> None:
+    from importlib.resources import files
+
+    assert (files("mia.tui") / "mia.tcss").is_file()  # the TUI's stylesheet
+    assert (files("mia.agents") / "templates" / "worker.js").is_file()  # the cloud Worker's template
