@@ -44,9 +44,11 @@ def ask(
 
 
 def _show_tool(outcome: ToolOutcome) -> None:
-    mark = "[green]✓[/green]" if outcome.ok else "[red]✗[/red]"
-    err_console().print(f"[dim]· {outcome.name}[/dim] {mark} [dim]{outcome.summary}[/dim]", highlight=False,
-                        markup=True)
+    from rich.text import Text
+
+    mark = ("✓", "green") if outcome.ok else ("✗", "red")
+    # Summaries quote tool output (citations like [1], web text): never interpret them as markup.
+    err_console().print(Text.assemble((f"· {outcome.name} ", "dim"), mark, (f" {outcome.summary}", "dim")))
 
 
 def _print_answer(answer: str) -> None:
