@@ -75,7 +75,7 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
         print_json(data)
         return
     console = out_console()
-    console.print(f"[bold]{data['name']}[/bold]  ({data['id']})  status: {data['status']}")
+    console.print(f"{data['name']}  ({data['id']})  status: {data['status']}")
     console.print(f"question: {data['question']}")
     console.print(f"sources: {', '.join(data['sources'])} · depth {data['depth']} · budget ${data['budget_usd']:.2f}"
                   f" · spent ${data['cost_usd']:.4f}")

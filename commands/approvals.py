@@ -29,11 +29,11 @@ def approval_json(record: Any) -> dict[str, Any]:
 
 def _show(record: Any) -> None:
     console = out_console()
-    console.print(f"[bold]Approval {record.id}[/bold] · {record.status} · requested by {record.requested_by}"
+    console.print(f"Approval {record.id} · {record.status} · requested by {record.requested_by}"
                   + (f" for agent {record.agent}" if record.agent else ""), highlight=False)
     if record.after_untrusted_text:
-        console.print("[yellow]! Requested after reading text from the web or a reply: check that it is what "
-                      "you want, not what that text asked for.[/yellow]")
+        console.print("! Requested after reading text from the web or a reply: check that it is what "
+                      "you want, not what that text asked for.")
     console.print(f"Why: {record.reason}", highlight=False)
     payload = record.payload
     if record.action == "send_email":

@@ -17,13 +17,13 @@ def err_console() -> Console:
     """Progress, notices and errors go to stderr so stdout stays clean for pipes."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, markup=False)
 
 
 def out_console() -> Console:
     from rich.console import Console
 
-    return Console(highlight=False)
+    return Console(highlight=False, markup=False)
 
 
 def load_settings(**overrides: Any) -> Settings:

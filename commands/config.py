@@ -28,7 +28,7 @@ def show(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
         table.add_column(column)
     for r in rows:
         value = "" if r["value"] is None else str(r["value"])
-        table.add_row(r["key"], value or "[dim]-[/dim]", r["source"], r["env"])
+        table.add_row(r["key"], value or "-", r["source"], r["env"])
     out_console().print(table)
 
 

@@ -46,7 +46,7 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
             if c.fix and c.status != "ok":
                 console.print(Text(f"      fix: {c.fix}"))
         if is_offline:
-            console.print("[yellow]No service could be reached: this machine looks offline.[/yellow] "
+            console.print("No service could be reached: this machine looks offline. "
                           "Local commands (agents, usage, config) still work.")
     if failed:
         raise typer.Exit(1)

@@ -66,7 +66,7 @@ class Progress:
         elif kind == "text":
             self.draft += data["text"]
         elif kind == "notice" and self.enabled:
-            self.console.print(f"[yellow]![/yellow] {data['message']}", highlight=False)
+            self.console.print(f"! {data['message']}", highlight=False)
 
     def _line(self, message: str) -> None:
         if self.enabled and not self.live_mode:
@@ -87,4 +87,4 @@ class Progress:
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, highlight=False)
+    return Console(file=sys.stderr, highlight=False, markup=False)

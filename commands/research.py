@@ -66,7 +66,7 @@ def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
             console = stderr_console()
             removed = f" · {result.citations_removed} citation(s) removed" if result.citations_removed else ""
             console.print(
-                f"\n[bold]{result.status.replace('_', ' ')}[/bold] · {result.sources} sources{removed} · "
+                f"\n{result.status.replace('_', ' ')} · {result.sources} sources{removed} · "
                 f"{usage['input_tokens'] + usage['output_tokens']:,} tokens · ${usage['cost_usd']:.4f}\n"
                 f"Report: {result.report_path}", highlight=False)
     if result.status == "cut_short":

@@ -61,9 +61,9 @@ def status(agents: AgentsArg = None, json_out: JsonOpt = False) -> None:
     for side, label, hint in (("local", "local", "push"), ("remote_changes", "in R2", "pull")):
         for kind, paths in data[side].items():
             for path in paths:
-                console.print(f"  {kind:<8} {label:<6} {path}   [dim](mia sync {hint})[/dim]")
+                console.print(f"  {kind:<8} {label:<6} {path}   (mia sync {hint})")
     for conflict in data["conflicts"]:
-        console.print(f"  [red]conflict[/red] {conflict['path']} (local {conflict['local']}, "
+        console.print(f"  conflict {conflict['path']} (local {conflict['local']}, "
                       f"R2 {conflict['remote']})")
     _warn_refused(data["refused"])
 
@@ -108,23 +108,23 @@ def _summary(result: SyncResult) -> None:
                   f" · {result.remote} · {result.seconds:.1f}s")
     if result.kept:
         where = "in R2" if result.direction == "push" else "locally"
-        console.print(f"[yellow]{len(result.kept)} file(s) deleted on this side were kept {where}[/yellow] "
+        console.print(f"{len(result.kept)} file(s) deleted on this side were kept {where} "
                       "(add --delete to delete them too).")
     for conflict in result.conflicts:
         note = f" — {conflict['note']}" if conflict.get("note") else ""
-        console.print(f"[red]conflict[/red] {conflict['path']}: local {conflict['local']}, R2 {conflict['remote']}"
+        console.print(f"conflict {conflict['path']}: local {conflict['local']}, R2 {conflict['remote']}"
                       f"{note}")
     if result.conflicts:
         console.print("Conflicts were left alone. Pick a side with --prefer local or --prefer remote.")
     for error in result.errors:
-        console.print(f"[red]failed[/red] {error['path']}: {error['error']}")
+        console.print(f"failed {error['path']}: {error['error']}")
     _warn_refused(result.refused)
 
 
 def _warn_refused(refused: list[dict[str, str]]) -> None:
     console = err_console()
     for item in refused:
-        console.print(f"[yellow]refused[/yellow] remote key {item['key']!r}: {item['reason']} (never written)")
+        console.print(f"refused remote key {item['key']!r}: {item['reason']} (never written)")
 
 
 def _size(n: int) -> str:

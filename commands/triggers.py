@@ -84,7 +84,7 @@ def show(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")],
         print_json(data)
         return
     console = out_console()
-    console.print(f"[bold]trigger {data['id']}[/bold] · {data['agent']} · {data['schedule']} · "
+    console.print(f"trigger {data['id']} · {data['agent']} · {data['schedule']} · "
                   f"{'on' if data['enabled'] else 'paused'} · next {data['next_due'] or '-'}")
     if data["instruction"]:
         console.print(f"instruction: {data['instruction']}")

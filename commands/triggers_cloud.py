@@ -94,7 +94,7 @@ def status(remote: Annotated[bool, typer.Option("--remote", help="Ask Cloudflare
     console = out_console()
     for row in rows:
         orphaned = " · trigger removed locally" if row.get("orphaned") else ""
-        console.print(f"[bold]trigger {row['trigger_id']}[/bold] · {row['agent']} · planned until "
+        console.print(f"trigger {row['trigger_id']} · {row['agent']} · planned until "
                       f"{row['horizon'] or 'open-ended'}{orphaned}")
         for inst in row.get("instances", []):
             error = f" · {inst['error']}" if inst["error"] else ""

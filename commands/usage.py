@@ -41,4 +41,4 @@ def usage(
                       f"{r['output_tokens']:,}", f"${r['cost_usd']:.4f}")
     console = out_console()
     console.print(table if rows else "No usage recorded yet.")
-    console.print(f"[bold]total ${total:.4f}[/bold]")
+    console.print(f"total ${total:.4f}")

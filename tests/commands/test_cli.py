@@ -138,3 +138,12 @@ def test_installed_entry_point_keeps_stdout_clean_on_error(tmp_path: Path) -> No
     result = subprocess.run([str(exe), "agents", "show", "ghost"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 1 and result.stdout == ""
     assert "Error: No research agent named 'ghost'." in result.stderr and "Traceback" not in result.stderr
+
+
+def test_text_with_square_brackets_is_printed_as_it_is(capsys: pytest.CaptureFixture[str]) -> None:
+    registry = open_registry(load_settings().registry_path)
+    create_agent(registry, question="Is [bold] exon skipping [/x] durable [1]?", sources=["pubmed"],
+                 depth="quick", model="m", budget_usd=0.5, slug="brackets")
+    code, out, err = run(capsys, "agents", "show", "brackets")
+    assert code == 0, err
+    assert "question: Is [bold] exon skipping [/x] durable [1]?" in out
