@@ -43,7 +43,7 @@ def _noop(kind: str, data: dict[str, Any]) -> None:
 class Background:
     """Starts research runs in daemon threads and reports how each ended into its conversation."""
 
-    def __init__(self, settings: Settings, *, on_done: Callable[[BackgroundJob], None] | None = None,
+    def __init__(self, settings: Settings, *, on_done: Callable[[BackgroundJob], object] | None = None,
                  http_factory: Callable[[], httpx.Client] | None = None) -> None:
         self.settings = settings
         self.on_done = on_done

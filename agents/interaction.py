@@ -99,8 +99,8 @@ class InteractionAgent:
         self.approver, self.max_rounds = approver, max_rounds
         self.legacy = llm.provider == "workers-ai" and any(f in llm.model.lower() for f in LEGACY_FAMILIES)
 
-    def run_turn(self, text: str, *, on_text: Callable[[str], None] | None = None,
-                 on_tool: Callable[[ToolOutcome], None] | None = None,
+    def run_turn(self, text: str, *, on_text: Callable[[str], object] | None = None,
+                 on_tool: Callable[[ToolOutcome], object] | None = None,
                  cancel: threading.Event | None = None) -> TurnResult:
         """Store the person's message, loop model → tools until the model answers, store and return the answer."""
         text = text.strip()
@@ -133,7 +133,7 @@ class InteractionAgent:
             "Ask again more specifically, or split the request into smaller steps.")
 
     def _run_calls(self, text: str, calls: list[ToolCall], context: ToolContext, turn: TurnResult,
-                   on_tool: Callable[[ToolOutcome], None] | None) -> None:
+                   on_tool: Callable[[ToolOutcome], object] | None) -> None:
         stored = [{"id": c.id, "name": c.name, "arguments": c.arguments, "raw_arguments": c.raw_arguments}
                   for c in calls]
         conv_store.add_message(self.registry, self.conversation_id, "assistant", text, tool_calls=stored)

@@ -67,7 +67,7 @@ def draft_email(settings: Settings, registry: Registry, *, agent_ref: str | None
     write_atomic(path, render_draft(payload, "waiting for approval"))
     return approvals.request(
         registry, action="send_email", agent_id=agent.id if agent else None,
-        summary=f"Send an e-mail to {payload['to']}: \u201c{payload['subject']}\u201d", reason=payload["reason"],
+        summary=f"Send an e-mail to {payload['to']}: \u201c{payload['subject']}\u201d", reason=reason.strip(),
         payload=payload, requested_by=requested_by, after_untrusted_text=after_untrusted_text)
 
 

@@ -131,7 +131,7 @@ def fetch_new(settings: Settings, after_uid: int) -> list[tuple[int, bytes]]:
             client.starttls(ssl.create_default_context())
         client.login(imap.user, settings.secret("imap.password") or "")
         client.select(imap.mailbox, readonly=True)
-        _, data = client.uid("SEARCH", None, f"UID {after_uid + 1}:*")
+        _, data = client.uid("SEARCH", f"UID {after_uid + 1}:*")
         uids = sorted(int(u) for u in (data[0] or b"").split() if int(u) > after_uid)
         messages = []
         for uid in uids:

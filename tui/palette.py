@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
@@ -20,12 +20,12 @@ class MiaCommands(Provider):
     """mia's own commands, built from the agents and conversations in the registry."""
 
     async def startup(self) -> None:
-        app: MiaApp = self.app
+        app = cast("MiaApp", self.app)
         self.conversations = await asyncio.to_thread(app.read_conversations)
 
     def commands(self) -> list[Command]:
         """Every command with its callback and help text."""
-        app: MiaApp = self.app
+        app = cast("MiaApp", self.app)
         found: list[Command] = [
             ("New research…", app.action_new_research, "Start a research agent on a question"),
             ("New conversation", app.action_new_conversation, "Start an empty conversation"),
