@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections import Counter
@@ -256,8 +257,9 @@ def test_a_pull_killed_mid_download_leaves_only_a_temp_file_that_the_next_pull_r
         r2: MotoR2, tmp_path: Path) -> None:
     big = os.urandom(4 * MiB)
     r2.put("agents/dmd/data.bin", big, hashlib.sha256(big).hexdigest())
+    # Outside the checkout, whose mia/ folder would shadow the installed package for `python -c`.
     proc = subprocess.run([sys.executable, "-c", textwrap.dedent(KILL_MID_DOWNLOAD)], capture_output=True, text=True,
-                          timeout=60)
+                          timeout=60, cwd=tempfile.gettempdir())
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     settings, registry = state()
     folder = settings.workspace_root / "agents/dmd"
