@@ -1,4 +1,4 @@
-"""How long `mia --help` takes, against a minimal Typer app with the same command groups.
+"""How long `mia --help` takes, against a minimal Typer app with the same command groups and commands.
 
 Both are measured in the same run, interleaved, as the median of N wall times; the figure is the ratio
 (target <= 1.3). Run: python bench/cli_startup.py [--runs N]
@@ -16,22 +16,26 @@ import tempfile
 import time
 from pathlib import Path
 
-BASELINE = '''
-import typer
-app = typer.Typer(help="mia", pretty_exceptions_show_locals=False)
-for group in ("config", "agents"):
-    sub = typer.Typer(help=group)
-    @sub.command("list")
-    def _list() -> None:
-        """List."""
-    app.add_typer(sub, name=group)
-for name in ("research", "usage", "doctor"):
-    @app.command(name)
-    def _cmd() -> None:
-        """A command."""
-if __name__ == "__main__":
-    app()
-'''
+
+def baseline_source() -> str:
+    """A Typer app with mia's command groups and command names (read from mia's own app), and nothing else."""
+    import typer
+
+    from mia.commands.app import app
+
+    lines = ["import typer", 'app = typer.Typer(help="mia", pretty_exceptions_show_locals=False)']
+    for info in app.registered_groups:
+        sub = info.typer_instance
+        assert isinstance(sub, typer.Typer)
+        names = [c.name or (c.callback.__name__ if c.callback else "x") for c in sub.registered_commands]
+        lines.append(f"g = typer.Typer(help={info.name!r})")
+        for name in names:
+            lines.append(f"g.command({name!r})(lambda: None)")
+        lines.append(f"app.add_typer(g, name={info.name!r})")
+    for command in app.registered_commands:
+        lines.append(f"app.command({command.name!r})(lambda: None)")
+    lines += ['if __name__ == "__main__":', "    app()"]
+    return "\n".join(lines) + "\n"
 
 
 def time_once(argv: list[str], env: dict[str, str]) -> float:
@@ -47,7 +51,7 @@ def main() -> None:
     mia = shutil.which("mia") or str(Path(sys.executable).parent / "mia")
     with tempfile.TemporaryDirectory() as tmp:
         baseline = Path(tmp) / "baseline_app.py"
-        baseline.write_text(BASELINE)
+        baseline.write_text(baseline_source())
         env = {**os.environ, "MIA_HOME": str(Path(tmp) / "home"), "MIA_CONFIG": str(Path(tmp) / "c.toml")}
         for argv in ([mia, "--help"], [sys.executable, str(baseline), "--help"]):  # warm the caches
             time_once(argv, env)

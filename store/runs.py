@@ -204,8 +204,10 @@ def record_usage(registry: Registry, usage: Usage, *, run_id: str | None, agent_
                  step_key: str | None) -> None:
     row = {**usage.model_dump(), "run_id": run_id, "agent_id": agent_id, "step_key": step_key,
            "created_at": utcnow()}
-    with registry.write() as db:
-        db.table("usage").insert(row)
+    # Plain SQL: this runs for every remote call, and sqlite-utils' insert re-reads the table's schema each time.
+    columns = ", ".join(row)
+    marks = ", ".join("?" for _ in row)
+    registry.execute(f"INSERT INTO usage ({columns}) VALUES ({marks})", tuple(row.values()))
 
 
 def run_spend(registry: Registry, run_id: str) -> dict[str, float]:
