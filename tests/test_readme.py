@@ -17,5 +17,6 @@ def test_every_setting_and_its_environment_variable_is_documented() -> None:
 
 def test_ci_runs_the_readme_test_command_verbatim() -> None:
     readme = (ROOT / "README.md").read_text()
-    command = next(line for line in readme.splitlines() if line.startswith("python3 -m venv .venv") and "pytest" in line)
+    lines = readme.splitlines()
+    command = next(line for line in lines if line.startswith("python3 -m venv .venv") and "pytest" in line)
     assert command in (ROOT / ".ci" / "run").read_text().splitlines()
