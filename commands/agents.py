@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mia.commands.common import err_console, open_state, out_console, print_json
+from mia.commands.common import err_console, make_table, open_state, out_console, print_json
 
 if TYPE_CHECKING:
     from mia.settings import Settings
@@ -45,16 +45,10 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     if not rows:
         err_console().print('No research agents yet. Start one with: mia research "DMD treatments"')
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("name", "status", "report", "cost", "last run", "question"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        version = f"v{r['report_version']}" if r["report_version"] else "-"
-        table.add_row(r["name"], r["status"], version, f"${r['cost_usd']:.4f}", (r["last_run_at"] or "-")[:16],
-                      r["question"][:60])
-    out_console().print(table)
+    out_console().print(make_table(
+        ("name", "status", "report", "cost", "last run", "question"),
+        ((r["name"], r["status"], f"v{r['report_version']}" if r["report_version"] else "-", f"${r['cost_usd']:.4f}",
+          (r["last_run_at"] or "-")[:16], r["question"][:60]) for r in rows), fold=True))
 
 
 @app.command("show")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from mia.commands.common import err_console, open_state, out_console, print_json
+from mia.commands.common import err_console, make_table, open_state, out_console, print_json
 
 if TYPE_CHECKING:
     from mia.agents.agent_tools import ToolOutcome
@@ -119,11 +119,7 @@ def _list_conversations(json_out: bool) -> None:
     if not rows:
         err_console().print('No conversations yet. Start one with `mia chat` or `mia ask "…"`.')
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("id", "title", "updated", "messages"):
-        table.add_column(column, justify="right" if column == "messages" else "left")
-    for r in rows:
-        table.add_row(r["id"], r["title"], r["updated_at"][:16].replace("T", " "), str(r["messages"]))
-    out_console().print(table)
+    out_console().print(make_table(
+        ("id", "title", "updated", "messages"),
+        ((r["id"], r["title"], r["updated_at"][:16].replace("T", " "), str(r["messages"])) for r in rows),
+        right=("messages",)))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from mia.settings import Settings
     from mia.store.db import Registry
@@ -55,6 +57,20 @@ def _notice_abandoned(registry: Registry) -> None:
         sys.stderr.write(
             f"Note: the run of agent '{slug}' was interrupted during {run.stage or 'start-up'}. "
             f"Resume it with: mia agents resume {slug}\n")
+
+
+def make_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[str] = (),
+               fold: bool = False) -> Table:
+    """mia's plain tables: bold headers, no box; `right` columns are right-aligned, `fold` wraps long cells."""
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in columns:
+        table.add_column(column, justify="right" if column in right else "left",
+                         overflow="fold" if fold else "ellipsis")
+    for row in rows:
+        table.add_row(*row)
+    return table
 
 
 def print_json(data: Any) -> None:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from mia.commands.common import err_console, load_settings, out_console, print_json
+from mia.commands.common import err_console, load_settings, make_table, out_console, print_json
 
 app = typer.Typer(help="Show and change settings (config.toml, secrets.toml).", no_args_is_help=True)
 
@@ -21,15 +21,9 @@ def show(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if json_out:
         print_json([{k: r[k] for k in ("key", "value", "source", "secret", "env")} for r in rows])
         return
-    from rich.table import Table
-
-    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("setting", "value", "source", "environment"):
-        table.add_column(column)
-    for r in rows:
-        value = "" if r["value"] is None else str(r["value"])
-        table.add_row(r["key"], value or "-", r["source"], r["env"])
-    out_console().print(table)
+    out_console().print(make_table(
+        ("setting", "value", "source", "environment"),
+        ((r["key"], ("" if r["value"] is None else str(r["value"])) or "-", r["source"], r["env"]) for r in rows)))
 
 
 def _read_secret(key: str) -> str:

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mia.commands.common import err_console, open_state, out_console, print_json
+from mia.commands.common import err_console, make_table, open_state, out_console, print_json
 
 app = typer.Typer(help="Schedules that wake research agents (cron runs `mia triggers run`).",
                   no_args_is_help=True)
@@ -61,15 +61,10 @@ def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this a
     if not rows:
         err_console().print("No triggers. Add one with: mia triggers add AGENT --every 1d")
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("id", "agent", "schedule", "state", "next due", "instruction"):
-        table.add_column(column, overflow="fold")
-    for r in rows:
-        state = "cloud" if r["deployed"] else ("on" if r["enabled"] else "paused")
-        table.add_row(str(r["id"]), r["agent"], r["schedule"], state, r["next_due"] or "-", r["instruction"][:50])
-    out_console().print(table)
+    out_console().print(make_table(
+        ("id", "agent", "schedule", "state", "next due", "instruction"),
+        ((str(r["id"]), r["agent"], r["schedule"], "cloud" if r["deployed"] else ("on" if r["enabled"] else "paused"),
+          r["next_due"] or "-", r["instruction"][:50]) for r in rows), fold=True))
 
 
 @app.command("show")

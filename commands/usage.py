@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from mia.commands.common import open_state, out_console, print_json
+from mia.commands.common import make_table, open_state, out_console, print_json
 
 
 def usage(
@@ -31,14 +31,10 @@ def usage(
     if json_out:
         print_json({"agent": agent, "by_service": rows, "total_cost_usd": total})
         return
-    from rich.table import Table
-
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("service", "model", "requests", "tokens in", "tokens out", "cost"):
-        table.add_column(column, justify="right" if column not in ("service", "model") else "left")
-    for r in rows:
-        table.add_row(r["service"], r["model"] or "-", f"{r['requests']:,}", f"{r['input_tokens']:,}",
-                      f"{r['output_tokens']:,}", f"${r['cost_usd']:.4f}")
+    numbers = ("requests", "tokens in", "tokens out", "cost")
+    table = make_table(("service", "model", *numbers),
+                       ((r["service"], r["model"] or "-", f"{r['requests']:,}", f"{r['input_tokens']:,}",
+                         f"{r['output_tokens']:,}", f"${r['cost_usd']:.4f}") for r in rows), right=numbers)
     console = out_console()
     console.print(table if rows else "No usage recorded yet.")
     console.print(f"total ${total:.4f}")
