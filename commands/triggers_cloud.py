@@ -40,32 +40,28 @@ def _print_changes(report: Any, verb: str) -> None:
         console.print(f"Nothing to {verb}: the cloud is up to date.")
 
 
-def deploy(agents: AgentsArg = None, json_out: JsonOpt = False) -> None:
-    """Run agents' triggers in Cloudflare Workflows (idempotent; local `triggers run` then skips them)."""
-    from mia.agents.cloud_deploy import deploy as deploy_core
+def _change(verb: str, agents: list[str] | None, json_out: bool) -> None:
+    """Deploy or undeploy through the Cloudflare API, then print what changed."""
+    from mia.agents import cloud_deploy
 
     settings, registry = open_state()
     api = _api(settings)
     with api.http:
-        report = deploy_core(settings, registry, api, agents=agents or [])
+        report = getattr(cloud_deploy, verb)(settings, registry, api, agents=agents or [])
     if json_out:
         print_json(asdict(report))
         return
-    _print_changes(report, "deploy")
+    _print_changes(report, verb)
+
+
+def deploy(agents: AgentsArg = None, json_out: JsonOpt = False) -> None:
+    """Run agents' triggers in Cloudflare Workflows (idempotent; local `triggers run` then skips them)."""
+    _change("deploy", agents, json_out)
 
 
 def undeploy(agents: AgentsArg = None, json_out: JsonOpt = False) -> None:
     """Stop agents' cloud triggers (terminate their instances) and hand them back to local cron."""
-    from mia.agents.cloud_deploy import undeploy as undeploy_core
-
-    settings, registry = open_state()
-    api = _api(settings)
-    with api.http:
-        report = undeploy_core(settings, registry, api, agents=agents or [])
-    if json_out:
-        print_json(asdict(report))
-        return
-    _print_changes(report, "undeploy")
+    _change("undeploy", agents, json_out)
 
 
 def status(remote: Annotated[bool, typer.Option("--remote", help="Ask Cloudflare for each instance's state.")] = False,
