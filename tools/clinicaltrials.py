@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mia.models import Source
-from mia.tools.search import CamelModel, KeylessClient, SearchResult, clamp, clean, trim
+from mia.tools.search import CamelModel, SearchResult, ServiceClient, clamp, clean, trim
 
 MAX_RESULTS = 1000  # pageSize limit
 
@@ -63,7 +63,7 @@ class _StudiesResponse(CamelModel):
     studies: list[_Study]
 
 
-class ClinicalTrials(KeylessClient):
+class ClinicalTrials(ServiceClient):
     """ClinicalTrials.gov v2; keyless, about 50 requests a minute per address."""
 
     name = "trials"

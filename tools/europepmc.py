@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from mia.models import Source
-from mia.tools.search import CamelModel, KeylessClient, SearchResult, clamp, strip_tags, trim
+from mia.tools.search import CamelModel, SearchResult, ServiceClient, clamp, strip_tags, trim
 
 MAX_RESULTS = 1000  # pageSize limit
 
@@ -41,7 +41,7 @@ class _SearchResponse(CamelModel):
     result_list: _ResultList | None = None
 
 
-class EuropePMC(KeylessClient):
+class EuropePMC(ServiceClient):
     """Europe PMC's search endpoint; no key needed."""
 
     name = "europepmc"

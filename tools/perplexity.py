@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from mia.models import Source
 from mia.tools.http import RateLimiter, RetryPolicy
-from mia.tools.search import SearchResult, ServiceCalls, clamp, clean, trim
+from mia.tools.search import SearchResult, ServiceClient, clamp, clean, trim
 
 MAX_RESULTS = 20  # the Search API accepts 1..20
 
@@ -25,12 +25,13 @@ class _SearchResponse(BaseModel):
     results: list[_Page]
 
 
-class PerplexitySearch:
+class PerplexitySearch(ServiceClient):
     """Perplexity's Search API; every request is billed at `price_per_request`."""
 
     name = "web"
     service = "Perplexity"
     setting = "perplexity.base_url"
+    rate = (50.0, 50)  # 50 requests/s with a burst of 50, the same on every usage tier
 
     def __init__(
         self,
@@ -42,20 +43,16 @@ class PerplexitySearch:
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.http = http
-        self.base_url = base_url
+        super().__init__(http=http, base_url=base_url, limiter=limiter, retry=retry)
         self._api_key = api_key
         self.price_per_request = price_per_request
-        # 50 requests/s with a burst of 50, the same on every usage tier.
-        self.limiter = limiter or RateLimiter(50, burst=50)
-        self.retry = retry
 
     def __repr__(self) -> str:
         return f"PerplexitySearch(base_url={self.base_url!r})"  # never the key
 
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search the web for `query`."""
-        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        calls = self.calls()
         # Only these two fields: Perplexity's APIs reject unknown ones with a 400.
         body = {"query": query, "max_results": clamp(max_results, MAX_RESULTS)}
         response = calls.send("POST", "search", json=body,

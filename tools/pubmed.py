@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from mia.errors import ServiceError
 from mia.models import Source
 from mia.tools.http import RateLimiter, RetryPolicy
-from mia.tools.search import SearchResult, ServiceCalls, clamp, clean, trim
+from mia.tools.search import SearchResult, ServiceCalls, ServiceClient, clamp, clean, trim
 
 MAX_RESULTS = 100  # all ids go into one EFetch URL, so keep it short
 TOOL = "mia"
@@ -42,7 +42,7 @@ class Article:
     authors: list[str] = field(default_factory=list)
 
 
-class PubMed:
+class PubMed(ServiceClient):
     """NCBI E-utilities for PubMed; an API key raises the rate limit from 3 to 10 requests/s."""
 
     name = "pubmed"
@@ -59,13 +59,11 @@ class PubMed:
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        self.http = http
-        self.base_url = base_url
+        per_second = 10 if api_key else 3
+        super().__init__(http=http, base_url=base_url, limiter=limiter or RateLimiter(per_second, burst=per_second),
+                         retry=retry)
         self._api_key = api_key
         self.email = email
-        per_second = 10 if api_key else 3
-        self.limiter = limiter or RateLimiter(per_second, burst=per_second)
-        self.retry = retry
 
     def __repr__(self) -> str:
         return f"PubMed(base_url={self.base_url!r}, api_key={'set' if self._api_key else 'unset'})"
@@ -81,7 +79,7 @@ class PubMed:
 
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search PubMed for `query`, best matches first."""
-        calls = ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        calls = self.calls()
         found = calls.validate(_ESearch, calls.get_json("esearch.fcgi", self._params(
             db="pubmed", term=query, retmode="json", retmax=clamp(max_results, MAX_RESULTS), sort="relevance",
         ))).esearchresult

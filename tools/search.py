@@ -54,8 +54,8 @@ class CamelModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel)
 
 
-class KeylessClient:
-    """What the keyless literature clients share: an HTTP client, a base URL, a token bucket per client."""
+class ServiceClient:
+    """What every search client shares: an HTTP client, a base URL, a token bucket per client, retries."""
 
     name: str
     service: str
