@@ -208,13 +208,14 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
     run_store.finish_run(registry, run_id, status="succeeded", outcome=output.outcome)
     version = agent.report_version if output.outcome == "unchanged" else params["report_version"]
     agent_store.set_status(registry, agent.id, "done" if status == "unchanged" else status, report_version=version)
-    _write_run_record(workspace, agent.slug, run_id, params, output, run_store.run_spend(registry, run_id))
+    usage = run_store.run_spend(registry, run_id)
+    _write_run_record(workspace, agent.slug, run_id, params, output, usage)
     if settings.sync.auto and (notice := auto_push(settings, registry, agent.slug)):
         on_event("notice", {"message": notice})  # the mirror failing never fails a finished run
     return ResearchResult(
         agent=agent_store.get_agent(registry, agent.id), run_id=run_id, status=status, report=output.report,
         report_path=Path(output.files["report"]), sources=output.sources,
-        citations_removed=output.citations_removed, usage=run_store.run_spend(registry, run_id),
+        citations_removed=output.citations_removed, usage=usage,
         notices=output.notices, changes=output.changes,
         changes_path=Path(output.files["changes"]) if "changes" in output.files else None)
 
