@@ -1,22 +1,21 @@
-"""Typed tools for the Interaction Agent: a registry, JSON schemas, results delimited as data, text calls."""
+"""Typed tools for the Interaction Agent: a registry, JSON schemas, results delimited as data."""
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
-from mia.agents.llm_shapes import ToolCall, parse_arguments
 from mia.errors import MiaError
 
 if TYPE_CHECKING:
     import httpx
 
     from mia.agents.background import Background
+    from mia.agents.llm_shapes import ToolCall
     from mia.models import Usage
     from mia.settings import Settings
     from mia.store.db import Registry
@@ -194,35 +193,3 @@ def request_approval(tool: Tool, args: BaseModel, context: ToolContext) -> str:
         requested_by=f"conversation {context.conversation_id}", after_untrusted_text=context.untrusted)
     return (f"Waiting for the person's approval (#{record.id}); nothing has been done. It happens only if they "
             f"approve it with `mia approvals approve {record.id}`.")
-
-
-_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
-_FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.DOTALL)
-
-
-def parse_text_tool_calls(text: str) -> list[ToolCall]:
-    """Tool calls a weaker model wrote as JSON in its text: bare, fenced, or in <tool_call> tags."""
-    stripped = text.strip()
-    candidates = _TAGGED.findall(stripped) or _FENCED.findall(stripped)
-    if not candidates and stripped[:1] in ("{", "["):
-        candidates = [stripped]
-    found: list[ToolCall] = []
-    for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            _add_call(found, item)
-    return found
-
-
-def _add_call(found: list[ToolCall], item: Any) -> None:
-    if not isinstance(item, dict):
-        return
-    function = item["function"] if isinstance(item.get("function"), dict) else item
-    name = function.get("name")
-    if not isinstance(name, str) or not ({"arguments", "parameters"} & set(function)):
-        return
-    arguments, raw = parse_arguments(function.get("arguments", function.get("parameters")))
-    found.append(ToolCall(id=f"{len(found) + 1:09d}", name=name, arguments=arguments, raw_arguments=raw))

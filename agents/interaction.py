@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mia.agents.agent_tools import Approver, ToolContext, ToolOutcome, ToolRegistry, parse_text_tool_calls
+from mia.agents.agent_tools import Approver, ToolContext, ToolOutcome, ToolRegistry
 from mia.agents.chat_tools import default_tools
-from mia.errors import MiaError, UsageError
+from mia.agents.llm import estimate_tokens
+from mia.agents.tool_text import ToolTextGate, parse_text_tool_calls
+from mia.errors import MiaError, ServiceError, UsageError
 from mia.store import agents as agent_store
 from mia.store import conversations as conv_store
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
     from mia.agents.background import Background
     from mia.agents.llm import LLMClient
-    from mia.agents.llm_shapes import ToolCall
+    from mia.agents.llm_shapes import LLMResponse, ToolCall
     from mia.models import Usage
     from mia.settings import Settings
     from mia.store.conversations import MessageRecord
@@ -31,6 +33,8 @@ HISTORY_MESSAGES = 40
 AGENTS_IN_PROMPT = 30
 LEGACY_FAMILIES = ("llama", "mistral", "hermes")
 EVENT_PREFIX = "[Notice from mia, not typed by the person]"
+EMPTY_ANSWER = "(The model gave an empty answer.)"
+REFUSED_STATUSES = (400, 422, 501)  # how a server says it cannot stream a request with tools
 
 SYSTEM_PROMPT = """[mia:chat] You are mia, a terminal research assistant for medical innovation. You talk with \
 one person and run research agents for them: named, persistent agents that search the web and the medical \
@@ -113,15 +117,14 @@ class InteractionAgent:
                               untrusted=conv_store.has_tool_results(self.registry, self.conversation_id))
         for round_number in range(self.max_rounds + 1):
             _check(cancel)
-            response = self.llm.chat(self.messages(), tools=self.tools.schemas())
-            self._spend(response.usage, turn)
-            _check(cancel)
-            calls = response.tool_calls or parse_text_tool_calls(response.text)
+            response, calls = self._ask(turn, after_tools=round_number > 0, on_text=on_text, cancel=cancel)
             if not calls:
-                turn.answer = response.text.strip() or "(The model gave an empty answer.)"
+                turn.answer = response.text.strip()
+                if not turn.answer:
+                    turn.answer = EMPTY_ANSWER
+                    if on_text is not None:
+                        on_text(turn.answer)
                 conv_store.add_message(self.registry, self.conversation_id, "assistant", turn.answer)
-                if on_text is not None:
-                    on_text(turn.answer)
                 return turn
             if round_number == self.max_rounds:
                 break
@@ -131,6 +134,59 @@ class InteractionAgent:
         raise TurnLimitReached(
             f"The assistant called tools for {self.max_rounds} rounds without answering, so mia stopped the turn.",
             "Ask again more specifically, or split the request into smaller steps.")
+
+    def streams(self, *, after_tools: bool) -> bool:
+        """Whether this round is streamed; legacy Workers AI models stream only after tool results.
+
+        Tool calls from a streamed legacy model are not documented (API_NOTES 1.4), so the round that answers
+        the person's message is asked without streaming, as Cloudflare's own AI SDK provider does; the round
+        after tool results streams, with tools still offered. OpenAI-shape models document their tool-call
+        deltas and always stream. A service that refuses a streamed round with tools turns streaming off.
+        """
+        mode = self.settings.llm.stream_tools
+        if mode == "never" or self.llm.refused_streamed_tools:
+            return False
+        return mode == "always" or not self.legacy or after_tools
+
+    def _ask(self, turn: TurnResult, *, after_tools: bool, on_text: Callable[[str], object] | None,
+             cancel: threading.Event | None) -> tuple[LLMResponse, list[ToolCall]]:
+        """One round: the reply and the tool calls in it (native, or written as text)."""
+        messages, schemas = self.messages(), self.tools.schemas()
+        if not self.streams(after_tools=after_tools):
+            response = self.llm.chat(messages, tools=schemas)
+            self._spend(response.usage, turn)
+            _check(cancel)
+            calls = response.tool_calls or parse_text_tool_calls(response.text)
+            if on_text is not None and response.text.strip() and (response.tool_calls or not calls):
+                on_text(response.text.strip())  # a call written as text is not shown
+            return response, calls
+        gate = ToolTextGate(on_text or (lambda _piece: None))
+        received: list[str] = []
+
+        def piece(text: str) -> None:
+            received.append(text)
+            _check(cancel)  # raising here closes the connection, so the model stops generating
+            gate.feed(text)
+
+        try:
+            response = self.llm.stream(messages, tools=schemas, on_text=piece)
+        except TurnCancelled:
+            self._spend(self._unfinished_usage(messages, "".join(received)), turn)
+            raise
+        except ServiceError as exc:
+            if received or exc.status not in REFUSED_STATUSES:
+                raise
+            self.llm.refused_streamed_tools = True  # e.g. a server that cannot stream tool calls
+            return self._ask(turn, after_tools=after_tools, on_text=on_text, cancel=cancel)
+        self._spend(response.usage, turn)
+        _check(cancel)
+        return response, response.tool_calls or gate.finish()
+
+    def _unfinished_usage(self, messages: list[dict[str, Any]], text: str) -> Usage:
+        """An estimate of what a cancelled stream cost: the prompt, and the text received (~4 chars a token)."""
+        tokens_out = max(1, len(text) // 4)
+        return self.llm.pricing.usage({"prompt_tokens": estimate_tokens(messages), "completion_tokens": tokens_out},
+                                      0)
 
     def _run_calls(self, text: str, calls: list[ToolCall], context: ToolContext, turn: TurnResult,
                    on_tool: Callable[[ToolOutcome], object] | None) -> None:

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from mia.agents.llm_shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result
+from mia.agents.llm_shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result, parse_tool_calls
 from mia.agents.llm_stream import StreamState, iter_sse_data, parse_frames
 from mia.errors import ConfigError, MiaError, MissingCredentialError, ServiceError
 from mia.settings import Settings
@@ -71,6 +71,7 @@ class LLMClient:
         self.max_tokens, self.temperature = max_tokens, temperature
         self.limiter = limiter if limiter is not None else RateLimiter(5, burst=20)  # 300 requests/min
         self.retry, self.session_id, self.timeout = retry, session_id, timeout
+        self.refused_streamed_tools = False  # set when the service refused a streamed request with tools
         self.pricing = Pricing(self.service, provider, model, usd_per_1k_neurons, input_usd_per_m,
                                output_usd_per_m)
 
@@ -123,9 +124,14 @@ class LLMClient:
         return self._complete(messages, tools=tools, max_tokens=max_tokens, temperature=temperature)
 
     def stream(self, messages: list[dict[str, Any]], *, on_text: Callable[[str], None],
-               max_tokens: int | None = None) -> LLMResponse:
-        """One streamed turn (no tools); on_text gets each visible piece as it arrives."""
+               tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMResponse:
+        """One streamed turn; on_text gets each visible piece as it arrives, tool calls come back assembled.
+
+        An exception raised by on_text (a cancelled answer) closes the connection, so generation stops.
+        """
         body = self._body(messages, max_tokens=max_tokens, temperature=None, stream=True)
+        if tools:
+            body["tools"] = [_openai_tool(tool) for tool in tools]
         started = time.monotonic()
         response = self._post(body, stream=True)
         try:
@@ -148,7 +154,8 @@ class LLMClient:
         finally:
             response.close()
         usage = self.pricing.usage(state.usage, int((time.monotonic() - started) * 1000))
-        return LLMResponse(text=text, tool_calls=[], usage=usage, finish_reason=state.finish_reason)
+        return LLMResponse(text=text, tool_calls=parse_tool_calls(state.tool_calls()), usage=usage,
+                           finish_reason=state.finish_reason)
 
     def structured(self, messages: list[dict[str, Any]], schema: type[T], *, max_tokens: int | None = None
                    ) -> tuple[T, list[LLMResponse]]:

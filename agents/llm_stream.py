@@ -25,7 +25,7 @@ def strip_think(text: str) -> str:
     return text.strip()
 
 
-def _partial_suffix(text: str, tag: str) -> int:
+def partial_suffix(text: str, tag: str) -> int:
     """Length of the longest end of `text` that could be the start of `tag` (held back for the next piece)."""
     for size in range(min(len(tag) - 1, len(text)), 0, -1):
         if text.endswith(tag[:size]):
@@ -54,7 +54,7 @@ class ThinkFilter:
                 out.append(self._pending[:index])
             self._pending = self._pending[index + len(tag):]
             self._inside = not self._inside
-        keep = _partial_suffix(self._pending, tag)
+        keep = partial_suffix(self._pending, tag)
         cut = len(self._pending) - keep
         if not self._inside:
             out.append(self._pending[:cut])
@@ -132,6 +132,8 @@ class StreamState:
     usage: dict[str, Any] = field(default_factory=dict)
     finish_reason: str | None = None
     think: ThinkFilter = field(default_factory=ThinkFilter)
+    calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # streamed tool calls by index, as assembled
+    whole_calls: list[Any] = field(default_factory=list)  # legacy frames carry each call whole
 
     def handle(self, frame: Any, on_text: Callable[[str], None]) -> None:
         """Apply one frame (legacy `response` or OpenAI `choices[].delta`); on_text gets visible text."""
@@ -146,10 +148,39 @@ class StreamState:
             delta = choices[0].get("delta") or {}
             content = delta.get("content") if isinstance(delta, dict) else None
             piece = content if isinstance(content, str) else ""  # reasoning_content is never shown
+            if isinstance(delta, dict):
+                self._add_call_deltas(delta.get("tool_calls"))
             self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
         elif isinstance(frame.get("response"), str):
             piece = frame["response"]
+        if isinstance(frame.get("tool_calls"), list):  # legacy shape: {"response": "", "tool_calls": [...]}
+            self.whole_calls.extend(frame["tool_calls"])
         self._emit(self.think.feed(piece), on_text)
+
+    def _add_call_deltas(self, deltas: Any) -> None:
+        """Assemble OpenAI tool-call deltas: id and name come first, the arguments arrive in fragments."""
+        for position, delta in enumerate(deltas if isinstance(deltas, list) else []):
+            if not isinstance(delta, dict):
+                continue
+            index = delta["index"] if isinstance(delta.get("index"), int) else position
+            call = self.calls.setdefault(index, {"id": "", "name": "", "arguments": ""})
+            if isinstance(delta.get("id"), str) and delta["id"] and not call["id"]:
+                call["id"] = delta["id"]
+            function: dict[str, Any] = delta["function"] if isinstance(delta.get("function"), dict) else {}
+            name = function.get("name")
+            if isinstance(name, str) and name and call["name"] != name:
+                call["name"] += name  # servers send the name once; a few split it like the arguments
+            arguments = function.get("arguments")
+            if isinstance(arguments, str):
+                call["arguments"] += arguments
+            elif isinstance(arguments, dict):  # a server that sends the parsed object at once
+                call["arguments"] = arguments
+
+    def tool_calls(self) -> list[Any]:
+        """The calls the stream carried, in the wire form `parse_tool_calls` reads."""
+        assembled = [{"id": c["id"] or None, "function": {"name": c["name"], "arguments": c["arguments"]}}
+                     for _, c in sorted(self.calls.items())]
+        return [*self.whole_calls, *assembled]
 
     def finish(self, on_text: Callable[[str], None]) -> str:
         """Flush held-back text; return the whole visible reply."""

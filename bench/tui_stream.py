@@ -42,12 +42,16 @@ def markdown_tokens(n: int) -> list[str]:
 
 
 def rendered(block: Any) -> bool:
-    """True once the sentinel is in the widget's rendered blocks (not merely in its source)."""
-    from textual.widgets.markdown import MarkdownBlock
+    """True once the sentinel is in what the widget renders: an AnswerBlock's live tail, or a stored answer."""
+    content = getattr(block, "live", block).content
+    return SENTINEL in getattr(content, "markup", "")
 
-    live = getattr(block, "live", block)  # an AnswerBlock's live tail, or a plain Markdown widget
-    blocks = list(live.query(MarkdownBlock))
-    return bool(blocks) and SENTINEL in blocks[-1]._content.plain
+
+async def painted(widget: Any) -> float:
+    """The perf_counter time at which the screen next finished refreshing the widget."""
+    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+    widget.call_after_refresh(lambda: done.done() or done.set_result(time.perf_counter()))
+    return await done
 
 
 async def wait_until(condition: Any, step: float = 0.002, timeout: float = 120.0) -> float:
@@ -74,7 +78,7 @@ def feed(app: Any, turn: int, pieces: list[str], rate: float, stamps: dict[str, 
 
 async def stream_lag(app: Any, pilot: Any, tokens: int, rate: float) -> dict[str, float]:
     """Stream into the live app; return duration, lag and the render-once baseline."""
-    from textual.widgets import Markdown
+    from mia.tui.widgets import HistoryAnswer
 
     pieces = markdown_tokens(tokens)
     app.turn += 1
@@ -82,15 +86,17 @@ async def stream_lag(app: Any, pilot: Any, tokens: int, rate: float) -> dict[str
     thread = threading.Thread(target=feed, args=(app, app.turn, pieces, rate, stamps), daemon=True)
     thread.start()
     await wait_until(lambda: app.answer_block is not None)
-    done_at = await wait_until(lambda: "last" in stamps and rendered(app.answer_block))
+    await wait_until(lambda: "last" in stamps and rendered(app.answer_block))
+    done_at = await painted(app.answer_block.live)
     thread.join()
-    await app.answer_block.finish()
+    app.answer_block.finish()
+    await app.answer_block.shown()
     duration = stamps["last"] - stamps["first"]
     lag = done_at - stamps["last"]
     start = time.perf_counter()
-    once = Markdown("".join(pieces))
+    once = HistoryAnswer("".join(pieces))  # the same answer, rendered once as a stored one
     await app.view.add(once)
-    once_at = await wait_until(lambda: rendered(once))
+    once_at = await painted(once)
     return {"duration": duration, "lag": lag, "once": once_at - start}
 
 

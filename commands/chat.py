@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -34,13 +34,79 @@ def ask(
         background = Background(settings)
         agent = InteractionAgent(settings=settings, registry=registry, llm=llm, http=http,
                                  conversation_id=conversation.id, background=background)
-        result = agent.run_turn(message, on_tool=None if json_out else _show_tool)
         if json_out:
-            print_json(result.as_json())
+            print_json(agent.run_turn(message).as_json())
         else:
-            _print_answer(result.answer)
+            printer = AnswerPrinter()
+            try:
+                agent.run_turn(message, on_text=printer.write, on_tool=printer.tool)
+            finally:
+                printer.end()
         sys.stdout.flush()
         _await_research(background, quiet=json_out)
+
+
+class AnswerPrinter:
+    """Prints the answer as it streams: raw Markdown into a pipe; at a terminal, the rendered tail while it
+    streams, then the whole part rendered once (text said before a tool call is its own part)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stdout.isatty()
+        self.part = ""
+        self.parts = 0
+        self.live: Any = None
+
+    def write(self, piece: str) -> None:
+        """One streamed piece of the answer."""
+        if not self.part and self.parts and not self.tty:
+            sys.stdout.write("\n")  # a blank line between the parts of an answer
+        self.part += piece
+        if not self.tty:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+            return
+        if self.live is None:
+            from rich.live import Live
+
+            self.live = Live(_Tail(self), console=out_console(), refresh_per_second=12, transient=True)
+            self.live.start()
+
+    def tool(self, outcome: ToolOutcome) -> None:
+        """A tool ran: finish the part before it, then note the call on stderr."""
+        self.end()
+        _show_tool(outcome)
+
+    def end(self) -> None:
+        """Finish the current part."""
+        if self.live is not None:
+            self.live.stop()
+            self.live = None
+        if self.part:
+            if self.tty:
+                from rich.markdown import Markdown
+
+                out_console().print(Markdown(self.part, hyperlinks=True))
+            elif not self.part.endswith("\n"):
+                sys.stdout.write("\n")
+            self.parts += 1
+        self.part = ""
+        sys.stdout.flush()
+
+
+class _Tail:
+    """The last screenful of the part being streamed, rendered as Markdown when the live display refreshes."""
+
+    def __init__(self, printer: AnswerPrinter) -> None:
+        self.printer = printer
+
+    def __rich_console__(self, console: Any, options: Any) -> Any:
+        from rich.markdown import Markdown
+        from rich.segment import Segment
+
+        lines = console.render_lines(Markdown(self.printer.part), options.update(height=None), pad=False)
+        for line in lines[-max(1, (options.max_height or console.height) - 1):]:
+            yield from line
+            yield Segment.line()
 
 
 def _show_tool(outcome: ToolOutcome) -> None:
@@ -49,15 +115,6 @@ def _show_tool(outcome: ToolOutcome) -> None:
     mark = ("✓", "green") if outcome.ok else ("✗", "red")
     # Summaries quote tool output (citations like [1], web text): never interpret them as markup.
     err_console().print(Text.assemble((f"· {outcome.name} ", "dim"), mark, (f" {outcome.summary}", "dim")))
-
-
-def _print_answer(answer: str) -> None:
-    if sys.stdout.isatty():
-        from rich.markdown import Markdown
-
-        out_console().print(Markdown(answer, hyperlinks=True))
-    else:
-        sys.stdout.write(answer.rstrip() + "\n")
 
 
 def _await_research(background: Background, *, quiet: bool) -> None:

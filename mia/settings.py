@@ -55,6 +55,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("llm.max_tokens", 2048, "max_tokens sent with every LLM call (Workers AI defaults to 256)."),
     Spec("llm.temperature", 0.2, "Sampling temperature."),
     Spec("llm.timeout", 120.0, "Seconds to wait for one LLM response."),
+    Spec("llm.stream_tools", "auto", "Stream chat rounds that offer tools: auto (always for OpenAI-shape models; for "
+         "legacy Workers AI models only after tool results), always, or never."),
     Spec("perplexity.api_key", None, "Perplexity API key (web search).", secret=True,
          aliases=("PERPLEXITY_API_KEY",)),
     Spec("perplexity.base_url", "https://api.perplexity.ai", "Base URL of the Perplexity API."),
@@ -123,6 +125,7 @@ class LLMSettings(_Section):
     max_tokens: int = Field(gt=0, le=131072)
     temperature: float = Field(ge=0, le=2)
     timeout: float = Field(gt=0)
+    stream_tools: Literal["auto", "always", "never"] = "auto"
 
 
 class PerplexitySettings(_Section):

@@ -312,13 +312,15 @@ class MiaApp(App[None]):
             self.answer_block = AnswerBlock()
             await self.view.mount(self.answer_block, before=self.thinking) if self._thinking_shown() \
                 else await self.view.add(self.answer_block)
-        await self.answer_block.write(message.text)
-        self.view.scroll_end(animate=False)
+        self.answer_block.write(message.text)
 
     async def on_mia_app_tool_used(self, message: ToolUsed) -> None:
         if message.turn != self.turn:
             return
         outcome = message.outcome
+        if self.answer_block is not None:  # text said before the call stays above it; the answer goes below
+            self.answer_block.finish()
+            self.answer_block = None
         note = tool_note(outcome.name, outcome.ok, outcome.summary)
         if self._thinking_shown():
             await self.view.mount(note, before=self.thinking)
@@ -351,7 +353,7 @@ class MiaApp(App[None]):
             await self.thinking.remove()
         self.thinking = None
         if self.answer_block is not None:
-            await self.answer_block.finish(remark)
+            self.answer_block.finish(remark)
 
     # -- actions -----------------------------------------------------------------------------------------------
     def action_cancel_answer(self) -> None:

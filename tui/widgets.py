@@ -6,20 +6,24 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
+from markdown_it import MarkdownIt
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.markdown import Heading
 from rich.markdown import Markdown as RichMarkdown
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
+from textual.geometry import Size
 from textual.message import Message
+from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import DataTable, Markdown, Static
-from textual.widgets.markdown import MarkdownBlock
+from textual.widgets import DataTable, Static
 
 from mia.store.conversations import MessageRecord
 
 SHOWN_MESSAGES = 120
+_PARSER = MarkdownIt().enable("strikethrough").enable("table")  # as Rich parses Markdown
 STATUS_STYLE = {"done": "green", "failed": "red", "cut_short": "yellow", "digest": "yellow", "no_sources": "yellow",
                 "new": "dim", "running": "cyan", "planning": "cyan", "searching": "cyan", "extracting": "cyan",
                 "writing": "cyan", "verifying": "cyan"}
@@ -53,9 +57,69 @@ class _Markdown(RichMarkdown):
     elements = {**RichMarkdown.elements, "heading_open": _LeftHeading}
 
 
-def static_markdown(text: str, classes: str = "") -> Static:
-    """Finished Markdown as one cheap widget (many Textual Markdown blocks slow every layout pass)."""
-    return Static(_Markdown(text, hyperlinks=True), classes=classes)
+class _Fragment(_Markdown):
+    """Part of a streamed answer: without the blank lines Rich puts before a list or a heading.
+
+    The spacing between parts comes from the stylesheet (`.gap`), so a list sealed in pieces reads as one.
+    """
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        started = False
+        segments = (item for item in super().__rich_console__(console, options) if isinstance(item, Segment))
+        for line in Segment.split_lines(segments):
+            if not started and not "".join(segment.text for segment in line).strip():
+                continue
+            started = True
+            yield from line
+            yield Segment.line()
+
+
+class SealedLines(Widget):
+    """The finished part of a streamed answer, rendered once into lines (Textual's line API).
+
+    Layout then asks only for a line count, so an answer of any length costs nothing to lay out again; the
+    Markdown is rendered anew only when the width changes.
+    """
+
+    DEFAULT_CSS = "SealedLines { height: auto; }"
+
+    def __init__(self) -> None:
+        super().__init__(classes="sealed")
+        self.chunks: list[tuple[str, bool]] = []  # (Markdown, followed by a blank line)
+        self._strips: list[Strip] = []
+        self._width = 0
+
+    @property
+    def text(self) -> str:
+        """The Markdown sealed so far."""
+        return "".join(markdown for markdown, _ in self.chunks)
+
+    def add(self, markdown: str, *, gap: bool) -> None:
+        """Seal one more finished part."""
+        self.chunks.append((markdown, gap))
+        if self._width:
+            self._strips += self._render_part(markdown, gap, self._width)
+        self.refresh(layout=True)
+
+    def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
+        self._ensure(width)
+        return len(self._strips)
+
+    def render_line(self, y: int) -> Strip:
+        self._ensure(self.size.width)
+        return self._strips[y] if 0 <= y < len(self._strips) else Strip.blank(self.size.width, self.rich_style)
+
+    def _ensure(self, width: int) -> None:
+        if width != self._width and width > 0:
+            self._width = width
+            self._strips = [strip for markdown, gap in self.chunks for strip in self._render_part(markdown, gap, width)]
+
+    def _render_part(self, markdown: str, gap: bool, width: int) -> list[Strip]:
+        console = self.app.console
+        lines = console.render_lines(_Fragment(markdown, hyperlinks=True), console.options.update_width(width),
+                                     style=self.rich_style, pad=True)
+        strips = [Strip(line, width) for line in lines]
+        return [*strips, Strip.blank(width, self.rich_style)] if gap else strips
 
 
 class HistoryAnswer(Static):
@@ -67,36 +131,53 @@ class HistoryAnswer(Static):
 
 
 class AnswerBlock(Vertical):
-    """The answer being streamed: a live Markdown widget for the tail, finished parts sealed into Statics."""
+    """The answer being streamed: finished blocks are sealed into Statics, only the tail is rendered again.
 
-    SEAL_BLOCKS = 6
+    Both are Rich Markdown, as stored answers are, so an answer looks the same while it streams and after.
+    Re-rendering costs what the tail costs, so the tail is kept short: once it holds more than SEAL_BLOCKS
+    top-level blocks, or a list of more than SEAL_ITEMS items, everything before its last block (or last list
+    item) is sealed. The last block is never sealed, because text still to come may change it.
+    """
+
+    DEFAULT_CSS = "AnswerBlock { height: auto; }"  # a Vertical would take 1fr and clip a long answer
+    SEAL_BLOCKS = 3
+    SEAL_ITEMS = 6
 
     def __init__(self) -> None:
         super().__init__(classes="answer streaming")
         self.text = ""
-        self.live = Markdown("")
+        self.tail = ""
+        self.sealed = SealedLines()
+        self.live = Static("", classes="live")
         self._queued: list[str] = []
         self._wakeup = asyncio.Event()
         self._drainer: asyncio.Task[None] | None = None
         self._finishing = False
 
     def compose(self) -> ComposeResult:
+        yield self.sealed
         yield self.live
 
-    async def write(self, piece: str) -> None:
-        """Queue a piece; one task appends whatever has queued up, so a fast stream is batched."""
+    def write(self, piece: str) -> None:
+        """Queue a piece; one task renders whatever has queued up, so a fast stream is batched."""
         self.text += piece
         self._queued.append(piece)
         if self._drainer is None:
             self._drainer = asyncio.create_task(self._drain())
         self._wakeup.set()
 
-    async def finish(self, suffix: str = "") -> None:
-        """Append the rest (and a closing remark, e.g. *cancelled*) and wait until it is shown."""
+    def finish(self, suffix: str = "") -> None:
+        """Append the rest (and a closing remark, e.g. *cancelled*); the drain task ends once it is shown.
+
+        Never awaited from a message handler: the drain needs the app's message loop to mount what it seals.
+        """
         if suffix:
-            await self.write(suffix)
+            self.write(suffix)
         self._finishing = True
         self._wakeup.set()
+
+    async def shown(self) -> None:
+        """Wait until everything written is on screen (after `finish`)."""
         if self._drainer is not None:
             await self._drainer
 
@@ -107,20 +188,32 @@ class AnswerBlock(Vertical):
             chunk = "".join(self._queued)
             self._queued.clear()
             if chunk:
-                await self.live.append(chunk)
-                await self._seal()
+                self.tail += chunk
+                self._seal()
+                self.live.update(_Fragment(self.tail, hyperlinks=True))
             elif self._finishing:
                 return
 
-    async def _seal(self) -> None:
-        """Move all but the last top-level block out of the live widget into one Static."""
-        blocks = [child for child in self.live.children if isinstance(child, MarkdownBlock)]
-        if len(blocks) < self.SEAL_BLOCKS:
+    def _seal(self) -> None:
+        cut = seal_point(self.tail, self.SEAL_BLOCKS, self.SEAL_ITEMS)
+        if cut is None:
             return
-        start = blocks[-1].source_range[0]
-        lines = self.live.source.splitlines(keepends=True)
-        await self.mount(static_markdown("".join(lines[:start]), "sealed"), before=self.live)
-        await self.live.update("".join(lines[start:]))
+        lines = self.tail.splitlines(keepends=True)
+        sealed, self.tail = "".join(lines[:cut]), "".join(lines[cut:])
+        self.sealed.add(sealed, gap=not lines[cut - 1].strip())  # a blank line between blocks keeps its space
+
+
+def seal_point(text: str, max_blocks: int, max_items: int) -> int | None:
+    """The line where the unsealed tail should start, or None while it is still short."""
+    tokens = _PARSER.parse(text)
+    blocks = [t for t in tokens if t.level == 0 and t.nesting != -1 and t.map]
+    if len(blocks) > max_blocks:
+        return blocks[-1].map[0] if blocks[-1].map else None
+    if blocks and blocks[-1].type in ("bullet_list_open", "ordered_list_open"):
+        items = [t for t in tokens if t.type == "list_item_open" and t.level == 1 and t.map]
+        if len(items) > max_items and items[-1].map and items[-1].map[0] > 0:
+            return items[-1].map[0]
+    return None
 
 
 def tool_note(name: str, ok: bool, summary: str) -> NoteBlock:
@@ -149,7 +242,10 @@ def blocks_for(messages: list[MessageRecord]) -> list[Widget]:
 
 
 class ConversationView(VerticalScroll):
-    """The messages of one conversation, newest at the bottom."""
+    """The messages of one conversation, newest at the bottom (kept in view unless the person scrolls up)."""
+
+    def on_mount(self) -> None:
+        self.anchor()
 
     async def show(self, messages: list[MessageRecord]) -> None:
         """Replace what is shown with these stored messages."""

@@ -15,11 +15,12 @@ from fakes.chat_llm import ChatLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 from pydantic import BaseModel, Field
 
-from mia.agents.agent_tools import Tool, ToolRegistry, parse_text_tool_calls
+from mia.agents.agent_tools import Tool, ToolRegistry
 from mia.agents.background import Background
 from mia.agents.chat_tools import default_tools
 from mia.agents.interaction import InteractionAgent, TurnCancelled, TurnLimitReached
 from mia.agents.llm import LLMClient
+from mia.agents.tool_text import parse_text_tool_calls
 from mia.settings import Settings, load_settings
 from mia.store import conversations as conv_store
 from mia.store.db import Registry, open_registry

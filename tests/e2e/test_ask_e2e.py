@@ -131,3 +131,28 @@ def test_an_injection_in_a_search_result_sends_nothing_and_approves_nothing(
         assert "attacker@example.test" in shown.stdout and "The search result told me to." in shown.stdout
         assert "Requested after reading text from the web" in shown.stdout
         assert smtp.received == []  # nothing left mia
+
+
+def test_ask_streams_the_answer_to_stdout_while_the_model_is_still_writing(mia: Mia, chat: ScriptedLLM,
+                                                                           services: FakeServices) -> None:
+    answer = "## Eteplirsen\n\n" + "\n".join(f"- point {n}: dystrophin rose in the treated boys [1]."
+                                             for n in range(40))
+    chat.push(answer)
+    services.stream_pause = 0.02  # the fake sends ~50 pieces a second: a few seconds in all
+    mia.env["MIA_LLM_MODEL"] = "@cf/qwen/qwen3-30b-a3b-fp8"
+    process = mia.popen("ask", "What about eteplirsen?")
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    assert first == "## Eteplirsen\n" and process.poll() is None  # printed before the model had finished
+    rest = process.stdout.read()  # not communicate(): it would skip what readline() buffered
+    assert process.wait(timeout=60) == 0, process.stderr.read() if process.stderr else ""
+    assert first + rest == answer + "\n"
+
+
+def test_ask_prints_text_said_before_a_tool_call_then_the_answer(mia: Mia, chat: ScriptedLLM) -> None:
+    chat.push(LLMReply(text="Let me look at your agents.", tool_calls=[{"name": "list_agents", "arguments": {}}]),
+              "You have **no** research agents yet.")
+    result = mia.run("ask", "agents?")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Let me look at your agents.\n\nYou have **no** research agents yet.\n"
+    assert "list_agents ✓" in result.stderr

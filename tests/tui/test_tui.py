@@ -130,6 +130,43 @@ def test_a_typed_message_gets_a_markdown_answer(settings: Settings, chat: Script
     run(make_app(settings), story)
 
 
+QWEN = "@cf/qwen/qwen3-30b-a3b-fp8"
+LONG_ANSWER = "## Findings\n\n" + "\n".join(f"- finding {n}: exon skipping raised dystrophin [1]." for n in range(60))
+
+
+def test_the_answer_streams_into_the_conversation_while_the_model_is_still_writing(
+        settings: Settings, fake: FakeServices, chat: ScriptedLLM) -> None:
+    fake.stream_pause = 0.01  # about 100 pieces a second, like a real model
+    chat.push(LONG_ANSWER)
+    streaming = load_settings(env={**os.environ, **fake.env(), "MIA_HOME": str(settings.home), "MIA_LLM_MODEL": QWEN})
+
+    async def story(app: MiaApp, pilot: Pilot[None]) -> None:
+        await say(pilot, "what is known?")
+        await until(pilot, lambda: bool(answers(app)) and "finding 3" in screen_text(app))
+        assert app.turn_running and "finding 59" not in answers(app)[0].text  # shown before the end arrived
+        await until(pilot, lambda: not app.turn_running)
+        assert answers(app)[0].text.strip() == LONG_ANSWER
+        await until(pilot, lambda: "finding 59" in screen_text(app), timeout=10)
+        assert "##" not in screen_text(app)
+
+    run(make_app(streaming), story)
+
+
+def test_text_before_a_tool_call_stays_above_its_note_and_the_answer_follows_below(
+        settings: Settings, chat: ScriptedLLM) -> None:
+    chat.push(LLMReply(text="Let me look at your agents.", tool_calls=[{"name": "list_agents", "arguments": {}}]),
+              "You have **no** agents yet.")
+
+    async def story(app: MiaApp, pilot: Pilot[None]) -> None:
+        await say(pilot, "agents?")
+        await until(pilot, lambda: not app.turn_running and len(answers(app)) == 2)
+        order = [w for w in app.view.children if isinstance(w, AnswerBlock | NoteBlock)]
+        kinds = [("tool" if isinstance(w, NoteBlock) else w.text.strip()) for w in order]
+        assert kinds == ["Let me look at your agents.", "tool", "You have **no** agents yet."]
+
+    run(make_app(settings), story)
+
+
 def test_research_started_in_the_conversation_appears_in_the_panel_and_finishes(
         settings: Settings, chat: ScriptedLLM, research: ResearchLLM) -> None:
     gate = threading.Event()

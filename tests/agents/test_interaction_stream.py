@@ -1,0 +1,171 @@
+"""The Interaction Agent streams its answers: rounds with tools are streamed where the service allows it."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fakes.chat_llm import ChatLLM
+from fakes.server import FakeServices, LLMReply, ScriptedLLM
+
+from mia.agents.background import Background
+from mia.agents.interaction import InteractionAgent, TurnCancelled
+from mia.agents.llm import LLMClient
+from mia.agents.tool_text import ToolTextGate
+from mia.settings import load_settings
+from mia.store import conversations as conv_store
+from mia.store.db import Registry, open_registry
+
+LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
+QWEN = "@cf/qwen/qwen3-30b-a3b-fp8"
+ANSWER = ("## Eteplirsen\n\nAccelerated approval in 2016 rested on dystrophin production [1], and the "
+          "confirmatory trial is still running [2].\n\n- exon 51 skipping\n- weekly infusion\n")
+
+
+@pytest.fixture
+def chat() -> ScriptedLLM:
+    return ScriptedLLM()
+
+
+@pytest.fixture
+def fake(chat: ScriptedLLM) -> Iterator[FakeServices]:
+    with FakeServices(llm=ChatLLM(chat), stream_pause=0) as services:
+        yield services
+
+
+@pytest.fixture
+def registry(fake: FakeServices) -> Iterator[Registry]:
+    reg = open_registry(load_settings(env={**os.environ, **fake.env()}).registry_path)
+    yield reg
+    reg.close()
+
+
+@pytest.fixture
+def make_agent(fake: FakeServices, registry: Registry) -> Iterator[Any]:
+    http = httpx.Client(timeout=30)
+
+    def make(model: str = QWEN, stream_tools: str = "auto", provider: str = "workers-ai") -> InteractionAgent:
+        env = {**os.environ, **fake.env(), "MIA_LLM_MODEL": model, "MIA_LLM_STREAM_TOOLS": stream_tools,
+               "MIA_LLM_PROVIDER": provider}
+        settings = load_settings(env=env)
+        conversation = conv_store.create_conversation(registry)
+        return InteractionAgent(settings=settings, registry=registry, llm=LLMClient.from_settings(settings, http),
+                                http=http, conversation_id=conversation.id, background=Background(settings))
+
+    yield make
+    http.close()
+
+
+def call(name: str, **arguments: Any) -> LLMReply:
+    return LLMReply(tool_calls=[{"name": name, "arguments": arguments}])
+
+
+def streamed(chat: ScriptedLLM) -> list[bool]:
+    return [bool(body.get("stream")) for body, _ in chat.calls]
+
+
+@pytest.mark.parametrize("provider", ["workers-ai", "openai"])
+def test_an_openai_shape_model_streams_every_round_and_its_streamed_tool_calls_run(
+        make_agent: Any, chat: ScriptedLLM, provider: str) -> None:
+    chat.push(call("read_file", path="notes/dmd.md"), ANSWER)
+    pieces: list[str] = []
+    result = make_agent(QWEN, provider=provider).run_turn("What do my notes say?", on_text=pieces.append)
+    assert streamed(chat) == [True, True]
+    assert all(body.get("tools") for body, _ in chat.calls)  # tools stay on offer in streamed rounds
+    # The call's arguments arrived in 8-character fragments and were put back together.
+    assert [(o.name, o.arguments) for o in result.tool_calls] == [("read_file", {"path": "notes/dmd.md"})]
+    assert len(pieces) > 10 and "".join(pieces).strip() == ANSWER.strip() == result.answer
+
+
+def test_a_legacy_model_answers_the_person_unstreamed_and_streams_after_tool_results(
+        make_agent: Any, chat: ScriptedLLM) -> None:
+    chat.push(call("list_agents"), ANSWER)
+    pieces: list[str] = []
+    result = make_agent(LLAMA).run_turn("agents?", on_text=pieces.append)
+    assert streamed(chat) == [False, True]
+    assert len(pieces) > 10 and "".join(pieces).strip() == result.answer == ANSWER.strip()
+
+
+def test_a_tool_call_in_a_legacy_stream_frame_is_run(make_agent: Any, chat: ScriptedLLM) -> None:
+    chat.push(call("list_agents"), call("list_files"), "Done.")
+    result = make_agent(LLAMA).run_turn("agents and files?")
+    assert streamed(chat) == [False, True, True]
+    assert [o.name for o in result.tool_calls] == ["list_agents", "list_files"] and result.answer == "Done."
+
+
+@pytest.mark.parametrize(("mode", "expected"), [("always", [True, True]), ("never", [False, False])])
+def test_llm_stream_tools_overrides_the_choice(make_agent: Any, chat: ScriptedLLM, mode: str,
+                                               expected: list[bool]) -> None:
+    chat.push(call("list_agents"), "None yet.")
+    assert make_agent(LLAMA, stream_tools=mode).run_turn("agents?").answer == "None yet."
+    assert streamed(chat) == expected
+
+
+@pytest.mark.parametrize(("text", "preamble"), [
+    ('{"name": "list_agents", "arguments": {}}', ""),
+    ('Let me check.\n```json\n{"name": "list_agents", "arguments": {}}\n```', "Let me check.\n"),
+    ('Let me check. <tool_call>{"name": "list_agents", "parameters": {}}</tool_call>', "Let me check. "),
+])
+def test_a_tool_call_written_as_text_in_a_stream_is_run_and_never_shown(make_agent: Any, chat: ScriptedLLM,
+                                                                        text: str, preamble: str) -> None:
+    chat.push(text, "None yet.")
+    pieces: list[str] = []
+    result = make_agent(QWEN).run_turn("agents?", on_text=pieces.append)
+    assert [o.name for o in result.tool_calls] == ["list_agents"]
+    assert "".join(pieces) == preamble + "None yet."
+
+
+def test_the_gate_releases_an_ordinary_code_block_once_it_closes() -> None:
+    shown: list[str] = []
+    gate = ToolTextGate(shown.append)
+    text = "Run this:\n```python\nprint('dystrophin')\n```\nThen compare [1].\n"
+    block_end = text.index("```\nThen") + 3
+    for i, char in enumerate(text):
+        gate.feed(char)
+        visible = "".join(shown)
+        assert ("print" in visible) == (i + 1 >= block_end)  # held while open, out as soon as it closes
+    assert gate.finish() == [] and "".join(shown) == text
+
+
+def test_the_gate_holds_a_partial_tag_until_it_is_known() -> None:
+    shown: list[str] = []
+    gate = ToolTextGate(shown.append)
+    gate.feed("Checking <tool_")
+    assert "".join(shown) == "Checking "
+    gate.feed("call>{\"name\": \"list_agents\", \"arguments\": {}}</tool_call>")
+    assert [c.name for c in gate.finish()] == ["list_agents"] and "".join(shown) == "Checking "
+
+
+def test_cancelling_mid_stream_stops_reading_and_counts_what_was_received(make_agent: Any, chat: ScriptedLLM,
+                                                                          registry: Registry) -> None:
+    chat.push(ANSWER * 20)
+    cancel = threading.Event()
+    pieces: list[str] = []
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        if len(pieces) == 5:
+            cancel.set()
+
+    agent = make_agent(QWEN)
+    with pytest.raises(TurnCancelled):
+        agent.run_turn("tell me everything", on_text=on_text, cancel=cancel)
+    assert len(pieces) == 5
+    usage = registry.query("SELECT * FROM usage WHERE conversation_id = ?", (agent.conversation_id,))
+    assert len(usage) == 1 and usage[0]["output_tokens"] >= 1 and usage[0]["input_tokens"] > 100
+    assert [m.role for m in conv_store.messages(registry, agent.conversation_id)] == ["user"]
+
+
+def test_a_service_that_refuses_streamed_tools_is_asked_without_streaming(make_agent: Any, chat: ScriptedLLM,
+                                                                          fake: FakeServices) -> None:
+    fake.fail_next("workers-ai", 400)
+    chat.push("First answer.", "Second answer.")
+    agent = make_agent(QWEN)
+    assert agent.run_turn("hello").answer == "First answer."
+    assert agent.run_turn("again").answer == "Second answer."
+    assert streamed(chat) == [False, False]  # the refusal is remembered for the session
+    assert fake.count("workers-ai", status=400) == 1
