@@ -128,7 +128,7 @@ class MiaApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield self.view
-                yield Input(placeholder="Message mia…  (Enter sends · Esc cancels an answer · Ctrl+P commands)",
+                yield Input(placeholder="Message mia…  Enter sends · Esc cancels · Ctrl+P commands",
                             id="message")
             with Vertical(id="side"):
                 yield Static("Research agents", id="side-title")

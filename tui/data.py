@@ -42,7 +42,7 @@ def report_view(settings: Settings, registry: Registry, agent_id: str) -> Report
     spend = registry.one("SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id = ?", (agent.id,))
     return ReportView(slug=agent.slug, status=agent.status, version=agent.report_version,
                       cost_usd=float((spend or {"cost": 0})["cost"]), report=report, sources=sources,
-                      path=str(report_path))
+                      path=report_path.relative_to(settings.workspace_root).as_posix())
 
 
 def usage_rows(registry: Registry) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, Markdown, MarkdownViewer, Static
+from textual.widgets import Footer, Input, Label, MarkdownViewer, Static
 
 
 @dataclass
@@ -45,7 +45,7 @@ class ReportScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         v = self.view
         yield Static(f"{v.slug} · {v.status.replace('_', ' ')} · report v{v.version} · {len(v.sources)} sources · "
-                     f"${v.cost_usd:.4f} · {v.path}", id="report-title", markup=False)
+                     f"${v.cost_usd:.4f} · workspace/{v.path}", id="report-title", markup=False)
         yield MarkdownViewer(v.markdown(), show_table_of_contents=False, id="report")
         yield Footer()
 
@@ -82,14 +82,19 @@ class UsageScreen(ModalScreen[None]):
         self.rows = rows
 
     def compose(self) -> ComposeResult:
-        lines = ["## Usage", "", "| service | model | requests | tokens in | tokens out | cost |",
-                 "|---|---|--:|--:|--:|--:|"]
+        from rich.table import Table
+
+        table = Table(title="Usage by service and model", title_style="bold", expand=True)
+        for name, justify in (("service", "left"), ("model", "left"), ("requests", "right"),
+                              ("tokens in", "right"), ("tokens out", "right"), ("cost", "right")):
+            table.add_column(name, justify=justify, no_wrap=name != "model")  # type: ignore[arg-type]
         total = 0.0
         for r in self.rows:
             cost = float(r["cost_usd"] or 0)  # type: ignore[arg-type]
             total += cost
-            lines.append(f"| {r['service']} | {r['model'] or '-'} | {r['requests']} | {r['input_tokens']} | "
-                         f"{r['output_tokens']} | ${cost:.4f} |")
-        lines += ["", f"**Total: ${total:.4f}**" if self.rows else "No usage recorded yet."]
+            table.add_row(str(r["service"]), str(r["model"] or "-"), f"{r['requests']:,}",
+                          f"{r['input_tokens']:,}", f"{r['output_tokens']:,}", f"${cost:.4f}")
         with Vertical(id="usage-box"):
-            yield Markdown("\n".join(lines))
+            yield Static(table)
+            yield Static(f"Total: ${total:.4f}" if self.rows else "No usage recorded yet.", id="usage-total")
+            yield Static("Esc closes", classes="dim")
