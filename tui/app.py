@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -12,23 +11,22 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.message import Message
 from textual.widgets import Footer, Header, Input, Static
 
-from mia.agents.agent_tools import ToolContext, ToolOutcome
-from mia.agents.background import Background, BackgroundJob
+from mia.agents.agent_tools import ToolContext
+from mia.agents.background import Background
 from mia.agents.interaction import InteractionAgent, TurnCancelled, start_conversation
 from mia.errors import MiaError
 from mia.store import conversations as conv_store
-from mia.tui import data
+from mia.tui import data, messages
 from mia.tui.palette import MiaCommands
 from mia.tui.screens import PromptScreen, ReportScreen, UsageScreen
-from mia.tui.widgets import AgentPanel, AgentRow, AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
+from mia.tui.widgets import AgentPanel, AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
 
 if TYPE_CHECKING:
     from mia.agents.llm import LLMClient
     from mia.settings import Settings
-    from mia.store.conversations import ConversationRecord, MessageRecord
+    from mia.store.conversations import ConversationRecord
     from mia.store.db import Registry
 
 RegistryFactory = Callable[[], "Registry"]
@@ -51,54 +49,14 @@ class MiaApp(App[None]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    @dataclass
-    class AnswerText(Message):
-        """A piece of the answer of turn `turn`."""
-
-        turn: int
-        text: str
-
-    @dataclass
-    class ToolUsed(Message):
-        """The assistant ran a tool during turn `turn`."""
-
-        turn: int
-        outcome: ToolOutcome
-
-    @dataclass
-    class TurnEnded(Message):
-        """Turn `turn` is over: answered, cancelled, or failed with an error."""
-
-        turn: int
-        error: str | None = None
-        hint: str | None = None
-        cancelled: bool = False
-
-    @dataclass
-    class ConversationLoaded(Message):
-        """A conversation and its stored messages, read in a worker."""
-
-        conversation: ConversationRecord
-        messages: list[MessageRecord]
-
-    @dataclass
-    class AgentsRead(Message):
-        """A fresh read of the agents for the panel."""
-
-        rows: list[AgentRow]
-
-    @dataclass
-    class ResearchEnded(Message):
-        """A background research run finished (done or failed)."""
-
-        job: BackgroundJob
-
-    @dataclass
-    class Failed(Message):
-        """Something in a worker failed; shown as a notification."""
-
-        message: str
-        hint: str | None = None
+    # The messages, reachable as MiaApp.AnswerText etc. (workers, tests and the benchmark post them).
+    AnswerText = messages.AnswerText
+    ToolUsed = messages.ToolUsed
+    TurnEnded = messages.TurnEnded
+    ConversationLoaded = messages.ConversationLoaded
+    AgentsRead = messages.AgentsRead
+    ResearchEnded = messages.ResearchEnded
+    Failed = messages.Failed
 
     def __init__(self, settings: Settings, registry_factory: RegistryFactory, llm_factory: LLMFactory, *,
                  http_factory: Callable[[], httpx.Client] | None = None, conversation_id: str | None = None,
@@ -266,20 +224,20 @@ class MiaApp(App[None]):
         return conv_store.list_conversations(self.registry) if self.registry is not None else []
 
     # -- message handlers (UI thread) --------------------------------------------------------------------------
-    async def on_mia_app_conversation_loaded(self, message: ConversationLoaded) -> None:
+    async def on_conversation_loaded(self, message: messages.ConversationLoaded) -> None:
         self.conversation = message.conversation
         self.sub_title = message.conversation.title
         await self.view.show(message.messages)
         self.loading = False
 
-    def on_mia_app_agents_read(self, message: AgentsRead) -> None:
+    def on_agents_read(self, message: messages.AgentsRead) -> None:
         if self.agent_panel.is_mounted:
             self.agent_panel.update_rows(message.rows)
 
     def on_agent_panel_chosen(self, message: AgentPanel.Chosen) -> None:
         self.open_report(message.agent_id)
 
-    def on_mia_app_failed(self, message: Failed) -> None:
+    def on_failed(self, message: messages.Failed) -> None:
         self.notify(message.message + (f"\n{message.hint}" if message.hint else ""), title="mia", severity="error",
                     timeout=8)
 
@@ -305,7 +263,7 @@ class MiaApp(App[None]):
         self.cancel_event = threading.Event()
         self.answer(text, self.turn, self.cancel_event)
 
-    async def on_mia_app_answer_text(self, message: AnswerText) -> None:
+    async def on_answer_text(self, message: messages.AnswerText) -> None:
         if message.turn != self.turn:
             return  # a cancelled turn's late answer
         if self.answer_block is None:
@@ -314,7 +272,7 @@ class MiaApp(App[None]):
                 else await self.view.add(self.answer_block)
         self.answer_block.write(message.text)
 
-    async def on_mia_app_tool_used(self, message: ToolUsed) -> None:
+    async def on_tool_used(self, message: messages.ToolUsed) -> None:
         if message.turn != self.turn:
             return
         outcome = message.outcome
@@ -327,7 +285,7 @@ class MiaApp(App[None]):
         else:
             await self.view.add(note)
 
-    async def on_mia_app_turn_ended(self, message: TurnEnded) -> None:
+    async def on_turn_ended(self, message: messages.TurnEnded) -> None:
         if message.turn != self.turn:
             return
         await self._end_turn()
@@ -336,7 +294,7 @@ class MiaApp(App[None]):
             self.notify(message.error + (f"\n{message.hint}" if message.hint else ""), title="mia",
                         severity="error", timeout=10)
 
-    async def on_mia_app_research_ended(self, message: ResearchEnded) -> None:
+    async def on_research_ended(self, message: messages.ResearchEnded) -> None:
         job = message.job
         if self.conversation is not None and job.conversation_id == self.conversation.id:
             await self.view.add(NoteBlock(f"● {job.message}", "event"))

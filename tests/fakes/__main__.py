@@ -28,6 +28,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault dice")
     parser.add_argument("--llm-shape", choices=("legacy", "openai", "auto"), default="legacy",
                         help="Workers AI result shape")
+    parser.add_argument("--stream-pause", type=float, default=0.0005,
+                        help="seconds between streamed pieces (0.02 looks like a real model)")
     parser.add_argument("--llm", default="", metavar="MODULE:FUNCTION",
                         help="LLM responder instead of the fixed echo, e.g. fakes.research_llm:ResearchLLM")
     return parser.parse_args(argv)
@@ -50,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     latency = {name: args.latency_llm for name in LLM_SERVICES}
     latency.update({name: args.latency_search for name in SEARCH_SERVICES})
     fake = FakeServices(port=args.port, latency=latency, fault_rate=args.fault_rate, seed=args.seed,
-                        llm_shape=args.llm_shape, llm=load_responder(args.llm) if args.llm else None)
+                        llm_shape=args.llm_shape, llm=load_responder(args.llm) if args.llm else None,
+                        stream_pause=args.stream_pause)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
