@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import httpx
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -268,8 +269,11 @@ class MiaApp(App[None]):
             return  # a cancelled turn's late answer
         if self.answer_block is None:
             self.answer_block = AnswerBlock()
-            await self.view.mount(self.answer_block, before=self.thinking) if self._thinking_shown() \
-                else await self.view.add(self.answer_block)
+            if self.thinking is not None and self._thinking_shown():
+                self.thinking.update(Text("mia is writing…  (Esc cancels)"))
+                await self.view.mount(self.answer_block, before=self.thinking)
+            else:
+                await self.view.add(self.answer_block)
         self.answer_block.write(message.text)
 
     async def on_tool_used(self, message: messages.ToolUsed) -> None:
