@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from mia.agents.triggers import schedule_of
 from mia.store import agents as agent_store
+from mia.store import triggers as trigger_store
 from mia.store.workspace import Workspace
 from mia.tui.screens import ReportView
 from mia.tui.widgets import AgentRow
@@ -16,14 +18,18 @@ if TYPE_CHECKING:
 
 AGENT_ROWS_SQL = """
 SELECT a.id, a.slug, a.status, a.report_version, a.last_run_at, a.question,
-       COALESCE((SELECT SUM(u.cost_usd) FROM usage u WHERE u.agent_id = a.id), 0) AS cost_usd
+       COALESCE((SELECT SUM(u.cost_usd) FROM usage u WHERE u.agent_id = a.id), 0) AS cost_usd,
+       (SELECT MIN(t.next_due) FROM triggers t WHERE t.agent_id = a.id AND (t.enabled = 1 OR t.deployed = 1))
+           AS next_due,
+       (SELECT COUNT(*) FROM approvals p WHERE p.agent_id = a.id AND p.status = 'pending') AS pending
 FROM agents a ORDER BY a.created_at"""
 
 
 def agent_rows(registry: Registry) -> list[AgentRow]:
-    """Every agent with its status and spend, in one read."""
+    """Every agent with its status, spend, next trigger and pending approvals, in one read."""
     return [AgentRow(id=r["id"], slug=r["slug"], status=r["status"], report_version=int(r["report_version"]),
-                     cost_usd=float(r["cost_usd"]), last_run_at=r["last_run_at"], question=r["question"])
+                     cost_usd=float(r["cost_usd"]), last_run_at=r["last_run_at"], question=r["question"],
+                     next_due=r["next_due"], pending_approvals=int(r["pending"]))
             for r in registry.query(AGENT_ROWS_SQL)]
 
 
@@ -39,10 +45,19 @@ def report_view(settings: Settings, registry: Registry, agent_id: str) -> Report
             sources = list(json.loads((folder / "sources.json").read_text(encoding="utf-8")))
         except (ValueError, TypeError):
             sources = []
+    triggers = [_trigger_line(t) for t in trigger_store.list_triggers(registry, agent.id)]
     spend = registry.one("SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id = ?", (agent.id,))
     return ReportView(slug=agent.slug, status=agent.status, version=agent.report_version,
-                      cost_usd=float((spend or {"cost": 0})["cost"]), report=report, sources=sources,
+                      cost_usd=float((spend or {"cost": 0})["cost"]), report=report, sources=sources, triggers=triggers,
                       path=report_path.relative_to(settings.workspace_root).as_posix())
+
+
+def _trigger_line(trigger: trigger_store.TriggerRecord) -> str:
+    """One trigger in words: schedule, state, next run, and what it asks for."""
+    state = "in the cloud" if trigger.deployed else ("on" if trigger.enabled else "paused")
+    due = f", next {trigger.next_due[:16].replace('T', ' ')} UTC" if trigger.next_due and state != "paused" else ""
+    ask = f" — {trigger.instruction[:60]}" if trigger.instruction else ""
+    return f"#{trigger.id} {schedule_of(trigger).describe()} ({state}{due}){ask}"
 
 
 def usage_rows(registry: Registry) -> list[dict[str, Any]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -22,6 +22,7 @@ class ReportView:
     report: str | None
     sources: list[dict[str, object]]
     path: str
+    triggers: list[str] = field(default_factory=list)  # one line each
 
     def markdown(self) -> str:
         """The report, or a note that there is none yet; sources are listed if the report lacks them."""
@@ -46,6 +47,9 @@ class ReportScreen(Screen[None]):
         v = self.view
         yield Static(f"{v.slug} · {v.status.replace('_', ' ')} · report v{v.version} · {len(v.sources)} sources · "
                      f"${v.cost_usd:.4f} · workspace/{v.path}", id="report-title", markup=False)
+        triggers = "; ".join(v.triggers) if v.triggers else \
+            f"none (add one with `mia triggers add {v.slug} --every 1w`)"
+        yield Static(f"Triggers: {triggers}", id="report-triggers", markup=False)
         yield MarkdownViewer(v.markdown(), show_table_of_contents=False, id="report")
         yield Footer()
 

@@ -26,7 +26,8 @@ SHOWN_MESSAGES = 120
 _PARSER = MarkdownIt().enable("strikethrough").enable("table")  # as Rich parses Markdown
 STATUS_STYLE = {"done": "green", "failed": "red", "cut_short": "yellow", "digest": "yellow", "no_sources": "yellow",
                 "new": "dim", "running": "cyan", "planning": "cyan", "searching": "cyan", "extracting": "cyan",
-                "writing": "cyan", "verifying": "cyan"}
+                "writing": "cyan", "verifying": "cyan", "waiting": "magenta"}
+BUSY = {"running", "planning", "searching", "extracting", "writing", "verifying"}
 
 
 class UserBlock(Static):
@@ -275,9 +276,19 @@ class AgentRow:
     cost_usd: float
     last_run_at: str | None
     question: str
+    next_due: str | None = None
+    pending_approvals: int = 0
+
+    @property
+    def shown_status(self) -> str:
+        """The stored status, or 'waiting' when an idle agent waits for an approval or its next trigger."""
+        if self.status not in BUSY and (self.pending_approvals or self.next_due):
+            return "waiting"
+        return self.status
 
     def cells(self) -> tuple[Any, ...]:
-        status = Text(self.status.replace("_", " "), style=STATUS_STYLE.get(self.status, ""))
+        shown = self.shown_status
+        status = Text(shown.replace("_", " "), style=STATUS_STYLE.get(shown, ""))
         last = (self.last_run_at or "-")[5:16].replace("T", " ")
         return self.slug, status, f"${self.cost_usd:.3f}", last
 
@@ -318,7 +329,7 @@ class AgentPanel(DataTable[Any]):
 
     def status_of(self, slug: str) -> str | None:
         """The status shown for an agent (for tests and the palette)."""
-        return next((row.status for row in self.rows_by_id.values() if row.slug == slug), None)
+        return next((row.shown_status for row in self.rows_by_id.values() if row.slug == slug), None)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 from mia.settings import Settings, load_settings
 from mia.store import agents as agent_store
 from mia.store import conversations as conv_store
+from mia.store import triggers as trigger_store
 from mia.store.db import Registry, open_registry
 from mia.tui.app import MiaApp, create_app
 from mia.tui.screens import ReportScreen, UsageScreen
@@ -73,15 +74,20 @@ def add_agent(registry: Registry, settings: Settings, question: str, slug: str, 
 
 @pytest.fixture
 def seeded(tmp_path: Path) -> Settings:
-    """A home with three agents, one conversation and some spend, all with fixed times."""
+    """A home with four agents (one with a weekly trigger), a conversation and some spend, all at fixed times."""
     home = tmp_path / "home"
     settings = load_settings(env={**os.environ, "MIA_HOME": str(home),
                                   "MIA_CONFIG": str(tmp_path / "config.toml"),
                                   "CLOUDFLARE_ACCOUNT_ID": "snapshot", "CLOUDFLARE_API_TOKEN": "snapshot"})
     registry = open_registry(settings.registry_path)
-    add_agent(registry, settings, "Treatments for Duchenne muscular dystrophy", "dmd-treatments", "done",
-              cost=0.0412, last_run_at="2026-11-20T09:14:00+00:00", created_at="2026-11-01T08:00:00+00:00",
-              version=2)
+    dmd = add_agent(registry, settings, "Treatments for Duchenne muscular dystrophy", "dmd-treatments", "done",
+                    cost=0.0412, last_run_at="2026-11-20T09:14:00+00:00", created_at="2026-11-01T08:00:00+00:00",
+                    version=2)
+    trigger_store.add_trigger(registry, agent_id=dmd, kind="cron", spec="0 7 * * 1", tz="Europe/Paris",
+                              instruction="new trial readouts", next_due="2026-11-23T06:00:00+00:00",
+                              created_at="2026-11-01T08:00:00+00:00")
+    add_agent(registry, settings, "Exon 53 skipping in Duchenne", "exon-53", "done", cost=0.0133,
+              last_run_at="2026-11-19T16:02:00+00:00", created_at="2026-11-01T09:00:00+00:00")
     add_agent(registry, settings, "Gene therapy trials in spinal muscular atrophy", "sma-gene-therapy",
               "searching", cost=0.0087, last_run_at="2026-11-22T07:58:00+00:00",
               created_at="2026-11-02T08:00:00+00:00")
@@ -120,7 +126,7 @@ async def settle(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
 
 
 def loaded(app: MiaApp) -> Callable[[], bool]:
-    return lambda: not app.loading and app.agent_panel.row_count == 3
+    return lambda: not app.loading and app.agent_panel.row_count == 4
 
 
 def test_the_conversation_beside_the_agent_panel(snap_compare: Any, seeded: Settings) -> None:
