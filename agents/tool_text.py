@@ -72,9 +72,13 @@ class ToolTextGate:
     def _step(self) -> bool:
         """Pass on what is safe now; True when another look is needed (a fenced block was released)."""
         rest = self.text[self.shown:]
-        if self.shown == 0 and rest.lstrip()[:1] in ("{", "["):
-            self.holding = True
-            return False
+        if not self.text[:self.shown].strip():  # nothing visible yet: wait for the first character
+            first = rest.lstrip()[:1]
+            if not first:
+                return False
+            if first in ("{", "["):
+                self.holding = True
+                return False
         tag, fence = rest.find(TAG), rest.find(FENCE)
         if tag != -1 and (fence == -1 or tag < fence):
             self._pass(self.shown + tag)

@@ -131,6 +131,14 @@ def test_the_gate_releases_an_ordinary_code_block_once_it_closes() -> None:
     assert gate.finish() == [] and "".join(shown) == text
 
 
+def test_the_gate_holds_a_bare_json_call_even_after_leading_whitespace() -> None:
+    shown: list[str] = []
+    gate = ToolTextGate(shown.append)
+    for piece in ("\n ", " {\"name\": ", "\"list_agents\", \"arguments\": {}}"):
+        gate.feed(piece)
+    assert [c.name for c in gate.finish()] == ["list_agents"] and shown == []
+
+
 def test_the_gate_holds_a_partial_tag_until_it_is_known() -> None:
     shown: list[str] = []
     gate = ToolTextGate(shown.append)
