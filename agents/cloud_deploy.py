@@ -60,7 +60,7 @@ class TriggerChange:
 
     trigger_id: int
     agent: str
-    action: str  # created | unchanged | extended | replaced | withdrawn | undeployed | nothing-due
+    action: str  # created | unchanged | extended | replaced | withdrawn | undeployed | removed | nothing-due
     instance: str | None = None
     horizon: str | None = None
     terminated: list[str] = field(default_factory=list)
@@ -108,7 +108,7 @@ def deploy(settings: Settings, registry: Registry, api: CloudflareAPI, *, agents
     wanted_ids = {t.id for t in wanted}
     for row in deployed.values():
         if row.trigger_id not in wanted_ids and (scope is None or row.agent_id in scope):
-            report.triggers.append(_withdraw(registry, api, row, "withdrawn"))
+            report.triggers.append(withdraw(registry, api, row, "withdrawn"))
     return report
 
 
@@ -183,7 +183,8 @@ def terminate_chain(api: CloudflareAPI, workflow: str, prefix: str) -> list[str]
     return terminated
 
 
-def _withdraw(registry: Registry, api: CloudflareAPI, row: cloud_store.CloudTrigger, action: str) -> TriggerChange:
+def withdraw(registry: Registry, api: CloudflareAPI, row: cloud_store.CloudTrigger, action: str) -> TriggerChange:
+    """Terminate a trigger's chain of instances and forget that it is deployed."""
     terminated = terminate_chain(api, row.workflow, row.id_prefix)
     cloud_store.delete_cloud_trigger(registry, row.trigger_id)
     return TriggerChange(row.trigger_id, row.agent, action, terminated=terminated)
@@ -198,7 +199,7 @@ def undeploy(settings: Settings, registry: Registry, api: CloudflareAPI, *, agen
     report = DeployReport(workflow=workflow, script=current.script if current else SCRIPT_NAME)
     for row in cloud_store.list_cloud_triggers(registry):
         if scope is None or row.agent_id in scope:
-            report.triggers.append(_withdraw(registry, api, row, "undeployed"))
+            report.triggers.append(withdraw(registry, api, row, "undeployed"))
     if current is not None and not cloud_store.list_cloud_triggers(registry):
         api.delete_workflow(workflow)
         api.delete_script(current.script)

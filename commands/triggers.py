@@ -104,6 +104,9 @@ def _set_enabled(trigger_id: int, enabled: bool) -> None:
         fields.update(next_due=iso(upcoming) if upcoming else None, last_slot=iso(datetime.now(UTC)))
     update_trigger(registry, trigger_id, **fields)
     err_console().print(f"Trigger {trigger_id} {'resumed' if enabled else 'paused'}.")
+    if trigger.deployed and not enabled:
+        err_console().print("It still runs in the cloud: `mia triggers deploy` withdraws it from there (or "
+                            f"`mia triggers undeploy {trigger.agent}` stops all of that agent's cloud triggers).")
 
 
 @app.command("pause")
@@ -120,10 +123,21 @@ def resume(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> No
 
 @app.command("remove")
 def remove(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
-    """Delete a trigger."""
+    """Delete a trigger (one deployed to the cloud is stopped there first)."""
+    from mia.store.cloud import get_cloud_trigger
     from mia.store.triggers import get_trigger, remove_trigger
 
-    _, registry = open_state()
+    settings, registry = open_state()
     get_trigger(registry, trigger_id)
+    deployed = get_cloud_trigger(registry, trigger_id)
+    if deployed is not None:  # otherwise its chain would go on firing (and costing) with nothing local to show
+        from mia.agents.cloud_deploy import withdraw
+        from mia.commands.triggers_cloud import _api
+
+        api = _api(settings)
+        with api.http:
+            change = withdraw(registry, api, deployed, "removed")
+        err_console().print(f"Stopped trigger {trigger_id} in the cloud ({len(change.terminated)} instance(s) "
+                            "terminated).")
     remove_trigger(registry, trigger_id)
     err_console().print(f"Removed trigger {trigger_id}.")

@@ -206,3 +206,32 @@ def test_no_secret_reaches_output_the_registry_or_files(cloud: FakeCloudflareAPI
         if path.is_file():
             data = path.read_bytes()
             assert not any(s.encode() in data for s in secrets), path
+
+
+def test_removing_a_deployed_trigger_stops_its_cloud_chain_first(cloud: FakeCloudflareAPI,
+                                                                  env: dict[str, str]) -> None:
+    kept, removed = make_agent("dmd", {"cron": "0 8 * * 1"}, {"every": "1d"})
+    deploy_json(env)
+    chain = {i for i in cloud.state.instances["mia-research"] if i.startswith(f"trg-{removed}-")}
+    assert chain
+
+    paused = mia(env, "triggers", "pause", str(kept))
+    assert "still runs in the cloud" in paused.stderr  # pausing alone does not reach Cloudflare
+    result = mia(env, "triggers", "remove", str(removed))
+
+    assert result.returncode == 0, result.stderr
+    assert "Stopped trigger" in result.stderr and "Removed trigger" in result.stderr
+    states = cloud.state.instances["mia-research"]
+    assert all(states[i]["status"] == "terminated" for i in chain)
+    status = json.loads(mia(env, "triggers", "status", "--json").stdout)
+    assert [t["trigger_id"] for t in status["triggers"]] == [kept]
+
+
+def test_a_deployed_trigger_stays_when_cloudflare_cannot_stop_it(cloud: FakeCloudflareAPI,
+                                                                  env: dict[str, str]) -> None:
+    trigger, = make_agent("dmd", {"every": "1d"})
+    deploy_json(env)
+    result = mia({**env, "CLOUDFLARE_API_TOKEN": "wrong-token"}, "triggers", "remove", str(trigger))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    listed = json.loads(mia(env, "triggers", "list", "--json").stdout)
+    assert [t["id"] for t in listed] == [trigger] and listed[0]["deployed"] is True
