@@ -97,7 +97,12 @@ def deploy(settings: Settings, registry: Registry, api: CloudflareAPI, *, agents
     report = DeployReport(workflow=workflow, script=script)
     bundle = build_worker(settings, workflow=workflow, models=list(NEURONS_PER_M), policy=policy or StepPolicy())
     current = cloud_store.get_deployment(registry, workflow)
-    if current is None or current.content_hash != bundle.content_hash:
+    missing = current is not None and not api.workflow_exists(workflow)
+    if missing:  # deleted outside mia, and its instances with it: every chain starts again
+        for row in deployed.values():
+            cloud_store.delete_cloud_trigger(registry, row.trigger_id)
+        deployed = {}
+    if current is None or missing or current.content_hash != bundle.content_hash:
         api.upload_script(script, bundle.metadata, bundle.script)
         api.put_workflow(workflow, class_name=CLASS_NAME, script_name=script)
         cloud_store.save_deployment(registry, workflow=workflow, script=script, account_id=api.account_id,

@@ -128,6 +128,16 @@ class CloudflareAPI:
         return self._call("PUT", f"/workflows/{name}", json={"class_name": class_name, "script_name": script_name},
                           what=f"registering the Workflow '{name}'")
 
+    def workflow_exists(self, name: str) -> bool:
+        """Whether the Workflow is registered (someone may have deleted it in the dashboard)."""
+        try:
+            self._call("GET", f"/workflows/{name}", permission=SCRIPTS_READ, what=f"reading the Workflow '{name}'")
+        except CloudflareError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
     def delete_workflow(self, name: str) -> None:
         self._ignore_missing(lambda: self._call("DELETE", f"/workflows/{name}",
                                                 what=f"deleting the Workflow '{name}'"))

@@ -235,3 +235,18 @@ def test_a_deployed_trigger_stays_when_cloudflare_cannot_stop_it(cloud: FakeClou
     assert result.returncode == 1 and "Traceback" not in result.stderr
     listed = json.loads(mia(env, "triggers", "list", "--json").stdout)
     assert [t["id"] for t in listed] == [trigger] and listed[0]["deployed"] is True
+
+
+def test_a_workflow_deleted_outside_mia_is_registered_again_with_fresh_chains(cloud: FakeCloudflareAPI,
+                                                                               env: dict[str, str]) -> None:
+    trigger, = make_agent("dmd", {"cron": "0 8 * * 1"})
+    deploy_json(env)
+    assert deploy_json(env)["uploaded"] is False  # nothing changed: no upload
+    cloud.state.workflows.pop("mia-research")  # deleted in the dashboard, instances and all
+    cloud.state.instances.pop("mia-research", None)
+
+    report = deploy_json(env)
+
+    assert report["uploaded"] is True and "mia-research" in cloud.state.workflows
+    assert [(t["trigger_id"], t["action"]) for t in report["triggers"]] == [(trigger, "created")]
+    assert cloud.state.instances["mia-research"][report["triggers"][0]["instance"]]["status"] == "waiting"

@@ -230,7 +230,9 @@ class FakeCloudflareAPI:
             self.state.instances.pop(name, None)
             return (*envelope(None), None)
         if method != "PUT":
-            return (*envelope(self.state.workflows.get(name)), None)
+            if name not in self.state.workflows:
+                return (*error(404, 10200, f"workflow.not_found: {name}"), None)
+            return (*envelope({"id": name, "name": name, **self.state.workflows[name]}), None)
         if not isinstance(body, dict) or set(body) != {"class_name", "script_name"}:
             return (*error(400, 10001, f"expected class_name and script_name, got {body!r}"), body)
         script = self.state.scripts.get(body["script_name"])
