@@ -141,8 +141,8 @@ class AnswerBlock(Vertical):
     """
 
     DEFAULT_CSS = "AnswerBlock { height: auto; }"  # a Vertical would take 1fr and clip a long answer
-    SEAL_BLOCKS = 3
-    SEAL_ITEMS = 6
+    SEAL_BLOCKS = 1
+    SEAL_ITEMS = 3
 
     def __init__(self) -> None:
         super().__init__(classes="answer streaming")
