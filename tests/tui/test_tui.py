@@ -152,6 +152,28 @@ def test_the_answer_streams_into_the_conversation_while_the_model_is_still_writi
     run(make_app(streaming), story)
 
 
+def test_escape_mid_stream_keeps_what_arrived_marks_it_cancelled_and_counts_its_cost(
+        settings: Settings, fake: FakeServices, chat: ScriptedLLM) -> None:
+    fake.stream_pause = 0.02
+    chat.push(LLMReply(text=LONG_ANSWER, completion_tokens=5000))  # what a finished stream would report
+    streaming = load_settings(env={**os.environ, **fake.env(), "MIA_HOME": str(settings.home), "MIA_LLM_MODEL": QWEN})
+
+    async def story(app: MiaApp, pilot: Pilot[None]) -> None:
+        await say(pilot, "what is known?")
+        await until(pilot, lambda: bool(answers(app)) and "finding 2" in answers(app)[0].text)
+        await pilot.press("escape")
+        await until(pilot, lambda: any("cancelled" in str(n.render()) for n in app.query(NoteBlock)))
+        shown = answers(app)[0].text
+        assert shown.endswith("*(cancelled)*") and "finding 59" not in shown
+        await pilot.pause(0.5)
+        assert app.registry is not None and app.conversation is not None
+        spent = app.registry.query("SELECT output_tokens FROM usage WHERE conversation_id = ?",
+                                   (app.conversation.id,))
+        assert len(spent) == 1 and 0 < spent[0]["output_tokens"] < 1000  # an estimate of what arrived
+
+    run(make_app(streaming), story)
+
+
 def test_text_before_a_tool_call_stays_above_its_note_and_the_answer_follows_below(
         settings: Settings, chat: ScriptedLLM) -> None:
     chat.push(LLMReply(text="Let me look at your agents.", tool_calls=[{"name": "list_agents", "arguments": {}}]),
