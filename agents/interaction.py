@@ -170,7 +170,7 @@ class InteractionAgent:
 
         try:
             response = self.llm.stream(messages, tools=schemas, on_text=piece)
-        except TurnCancelled:
+        except (TurnCancelled, KeyboardInterrupt):  # Esc in the app, Ctrl+C in `mia ask`: count what arrived
             self._spend(self._unfinished_usage(messages, "".join(received)), turn)
             raise
         except ServiceError as exc:
