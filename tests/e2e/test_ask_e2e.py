@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,3 +157,18 @@ def test_ask_prints_text_said_before_a_tool_call_then_the_answer(mia: Mia, chat:
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Let me look at your agents.\n\nYou have **no** research agents yet.\n"
     assert "list_agents ✓" in result.stderr
+
+
+def test_ctrl_c_in_the_middle_of_an_answer_exits_130_and_counts_what_arrived(mia: Mia, chat: ScriptedLLM,
+                                                                             services: FakeServices,
+                                                                             mia_home: Path) -> None:
+    chat.push(LLMReply(text="## Long\n\n" + "\n".join(f"- point {n}" for n in range(400)), completion_tokens=9000))
+    services.stream_pause = 0.02
+    mia.env["MIA_LLM_MODEL"] = "@cf/qwen/qwen3-30b-a3b-fp8"
+    process = mia.popen("ask", "Tell me everything")
+    assert process.stdout is not None and process.stdout.readline() == "## Long\n"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=30) == 130
+    assert process.stderr is not None and "Traceback" not in process.stderr.read()
+    spent = rows(mia_home, "SELECT output_tokens FROM usage WHERE conversation_id IS NOT NULL")
+    assert len(spent) == 1 and 0 < spent[0]["output_tokens"] < 9000
