@@ -61,7 +61,8 @@ class _Markdown(RichMarkdown):
 class _Fragment(_Markdown):
     """Part of a streamed answer: without the blank lines Rich puts before a list or a heading.
 
-    The spacing between parts comes from the stylesheet (`.gap`), so a list sealed in pieces reads as one.
+    SealedLines puts a blank line between parts where the Markdown had one, so a list sealed in pieces still
+    reads as one list.
     """
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
@@ -132,7 +133,7 @@ class HistoryAnswer(Static):
 
 
 class AnswerBlock(Vertical):
-    """The answer being streamed: finished blocks are sealed into Statics, only the tail is rendered again.
+    """The answer being streamed: finished blocks are sealed into SealedLines, only the tail is rendered again.
 
     Both are Rich Markdown, as stored answers are, so an answer looks the same while it streams and after.
     Re-rendering costs what the tail costs, so the tail is kept short: once it holds more than SEAL_BLOCKS
@@ -170,7 +171,7 @@ class AnswerBlock(Vertical):
     def finish(self, suffix: str = "") -> None:
         """Append the rest (and a closing remark, e.g. *cancelled*); the drain task ends once it is shown.
 
-        Never awaited from a message handler: the drain needs the app's message loop to mount what it seals.
+        It does not wait, so a message handler that ends a turn never blocks the app on the drain.
         """
         if suffix:
             self.write(suffix)
