@@ -103,8 +103,11 @@ class _Tail:
         from rich.markdown import Markdown
         from rich.segment import Segment
 
-        lines = console.render_lines(Markdown(self.printer.part), options.update(height=None), pad=False)
-        for line in lines[-max(1, (options.max_height or console.height) - 1):]:
+        height = max(1, (options.max_height or console.height) - 1)
+        source = self.printer.part.splitlines()
+        recent = "\n".join(source[-3 * height:])  # enough for a screenful; the whole part is printed at the end
+        lines = console.render_lines(Markdown(recent), options.update(height=None), pad=False)
+        for line in lines[-height:]:
             yield from line
             yield Segment.line()
 
