@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
+from fakes.scripted_http import Script
 
 from mia.agents.llm import LLMClient
 from mia.errors import MissingCredentialError, ServiceError
@@ -19,21 +19,6 @@ ACCOUNT = "acc123"
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"
 QWEN = "@cf/qwen/qwen3-30b-a3b-fp8"
 ASK = [{"role": "user", "content": "What is new in TAVR?"}]
-
-
-class Script:
-    """A scripted service: answers each request with the next reply and keeps what it was sent."""
-
-    def __init__(self, *replies: httpx.Response) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.replies.pop(0)
-
-    def body(self, index: int = -1) -> dict[str, Any]:
-        return dict(json.loads(self.requests[index].content))
 
 
 def envelope(result: dict[str, Any]) -> httpx.Response:

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fakes.scripted_http import Script
 from pydantic import BaseModel
 
 from mia.agents.llm import LLMClient, LLMOutputError
@@ -23,21 +24,6 @@ class SearchPlan(BaseModel):
 
     question: str
     queries: list[str]
-
-
-class Script:
-    """A scripted service: answers each request with the next reply and keeps what it was sent."""
-
-    def __init__(self, *replies: httpx.Response) -> None:
-        self.replies = list(replies)
-        self.requests: list[httpx.Request] = []
-
-    def __call__(self, request: httpx.Request) -> httpx.Response:
-        self.requests.append(request)
-        return self.replies.pop(0)
-
-    def body(self, index: int = -1) -> dict[str, Any]:
-        return dict(json.loads(self.requests[index].content))
 
 
 def legacy(response: Any) -> httpx.Response:
