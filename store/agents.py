@@ -83,9 +83,8 @@ def create_agent(
 def get_agent(registry: Registry, ref: str) -> AgentRecord:
     """An agent by slug, or by id (a unique id prefix of at least 4 characters works too)."""
     row = registry.one("SELECT * FROM agents WHERE slug = ? OR id = ?", (ref, ref))
-    if row is None and len(ref) >= 4:
-        rows = registry.query("SELECT * FROM agents WHERE id LIKE ?", (ref + "%",))
-        row = rows[0] if len(rows) == 1 else None
+    if row is None:
+        row = registry.by_id_prefix("agents", ref)
     if row is None:
         raise NotFoundError(f"No research agent named '{ref}'.", "List your agents with `mia agents list`.")
     return AgentRecord.model_validate(row)

@@ -54,9 +54,8 @@ def create_conversation(registry: Registry, title: str = DEFAULT_TITLE) -> Conve
 def get_conversation(registry: Registry, ref: str) -> ConversationRecord:
     """A conversation by id (a unique prefix of at least 4 characters works too)."""
     row = registry.one("SELECT * FROM conversations WHERE id = ?", (ref,))
-    if row is None and len(ref) >= 4:
-        rows = registry.query("SELECT * FROM conversations WHERE id LIKE ?", (ref + "%",))
-        row = rows[0] if len(rows) == 1 else None
+    if row is None:
+        row = registry.by_id_prefix("conversations", ref)
     if row is None:
         raise NotFoundError(f"No conversation '{ref}'.", "List conversations with `mia chat --list`.")
     return ConversationRecord.model_validate(row)

@@ -327,6 +327,13 @@ class Registry:
         rows = self.query(sql, params)
         return rows[0] if rows else None
 
+    def by_id_prefix(self, table: str, ref: str) -> dict[str, Any] | None:
+        """The one row of `table` whose id starts with `ref` (at least 4 characters), else None."""
+        if len(ref) < 4:
+            return None
+        rows = self.query(f"SELECT * FROM {table} WHERE id LIKE ? LIMIT 2", (ref + "%",))
+        return rows[0] if len(rows) == 1 else None
+
     def execute(self, sql: str, params: Any = ()) -> sqlite3.Cursor:
         """Run one write statement in its own IMMEDIATE transaction unless one is open."""
         with self.write() as db:
