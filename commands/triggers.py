@@ -49,22 +49,23 @@ def add(
 def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
           json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List triggers with their next due time."""
+    from mia.agents.triggers import schedule_of
     from mia.store.agents import get_agent
     from mia.store.triggers import list_triggers
 
     _, registry = open_state()
     agent_id = get_agent(registry, agent).id if agent else None
-    rows = [trigger_json(t) for t in list_triggers(registry, agent_id)]
+    triggers = list_triggers(registry, agent_id)
     if json_out:
-        print_json(rows)
+        print_json([trigger_json(t) for t in triggers])
         return
-    if not rows:
+    if not triggers:
         err_console().print("No triggers. Add one with: mia triggers add AGENT --every 1d")
         return
     out_console().print(make_table(
         ("id", "agent", "schedule", "state", "next due", "instruction"),
-        ((str(r["id"]), r["agent"], r["schedule"], "cloud" if r["deployed"] else ("on" if r["enabled"] else "paused"),
-          r["next_due"] or "-", r["instruction"][:50]) for r in rows), fold=True))
+        ((str(t.id), t.agent, schedule_of(t).describe(), t.state, t.next_due or "-", t.instruction[:50])
+         for t in triggers), fold=True))
 
 
 @app.command("show")
@@ -132,9 +133,9 @@ def remove(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> No
     deployed = get_cloud_trigger(registry, trigger_id)
     if deployed is not None:  # otherwise its chain would go on firing (and costing) with nothing local to show
         from mia.agents.cloud_deploy import withdraw
-        from mia.commands.triggers_cloud import _api
+        from mia.commands.triggers_cloud import cloudflare_api
 
-        api = _api(settings)
+        api = cloudflare_api(settings)
         with api.http:
             change = withdraw(registry, api, deployed, "removed")
         err_console().print(f"Stopped trigger {trigger_id} in the cloud ({len(change.terminated)} instance(s) "

@@ -27,6 +27,11 @@ class TriggerRecord(BaseModel):
     created_at: str
     updated_at: str
 
+    @property
+    def state(self) -> str:
+        """cloud (deployed to Workflows), on, or paused."""
+        return "cloud" if self.deployed else ("on" if self.enabled else "paused")
+
 
 SELECT = "SELECT t.*, a.slug AS agent FROM triggers t JOIN agents a ON a.id = t.agent_id"
 

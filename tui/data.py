@@ -54,7 +54,7 @@ def report_view(settings: Settings, registry: Registry, agent_id: str) -> Report
 
 def _trigger_line(trigger: trigger_store.TriggerRecord) -> str:
     """One trigger in words: schedule, state, next run, and what it asks for."""
-    state = "in the cloud" if trigger.deployed else ("on" if trigger.enabled else "paused")
+    state = trigger.state
     due = f", next {trigger.next_due[:16].replace('T', ' ')} UTC" if trigger.next_due and state != "paused" else ""
     ask = f" — {trigger.instruction[:60]}" if trigger.instruction else ""
     return f"#{trigger.id} {schedule_of(trigger).describe()} ({state}{due}){ask}"
