@@ -13,7 +13,8 @@ AgentsArg = Annotated[list[str] | None, typer.Argument(help="Agent names or ids 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
-def _api(settings: Any) -> Any:
+def cloudflare_api(settings: Any) -> Any:
+    """A Cloudflare API client for the configured account (its settings are checked first)."""
     import httpx
 
     from mia.tools.cloudflare import CloudflareAPI, require_cloud_settings
@@ -45,7 +46,7 @@ def _change(verb: str, agents: list[str] | None, json_out: bool) -> None:
     from mia.agents import cloud_deploy
 
     settings, registry = open_state()
-    api = _api(settings)
+    api = cloudflare_api(settings)
     with api.http:
         report = getattr(cloud_deploy, verb)(settings, registry, api, agents=agents or [])
     if json_out:
@@ -73,7 +74,7 @@ def status(remote: Annotated[bool, typer.Option("--remote", help="Ask Cloudflare
     settings, registry = open_state()
     deployment = get_deployment(registry, WORKFLOW_NAME)
     if remote:
-        api = _api(settings)
+        api = cloudflare_api(settings)
         with api.http:
             rows = remote_status(registry, api)
     else:
