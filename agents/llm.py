@@ -129,9 +129,7 @@ class LLMClient:
 
         An exception raised by on_text (a cancelled answer) closes the connection, so generation stops.
         """
-        body = self._body(messages, max_tokens=max_tokens, temperature=None, stream=True)
-        if tools:
-            body["tools"] = [_openai_tool(tool) for tool in tools]
+        body = self._body(messages, max_tokens=max_tokens, temperature=None, stream=True, tools=tools)
         started = time.monotonic()
         response = self._post(body, stream=True)
         try:
@@ -203,9 +201,7 @@ class LLMClient:
     def _complete(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
                   response_format: dict[str, Any] | None = None) -> LLMResponse:
-        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=False)
-        if tools:
-            body["tools"] = [_openai_tool(tool) for tool in tools]
+        body = self._body(messages, max_tokens=max_tokens, temperature=temperature, stream=False, tools=tools)
         if response_format is not None:
             body["response_format"] = response_format
         started = time.monotonic()
@@ -213,7 +209,7 @@ class LLMClient:
         return self._reply(decode_json(response, self.service), started)
 
     def _body(self, messages: list[dict[str, Any]], *, max_tokens: int | None, temperature: float | None,
-              stream: bool) -> dict[str, Any]:
+              stream: bool, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         # Always send max_tokens: Workers AI otherwise stops at 256 tokens.
         body: dict[str, Any] = {
             "messages": messages,
@@ -221,6 +217,8 @@ class LLMClient:
             "temperature": self.temperature if temperature is None else temperature,
             "stream": stream,
         }
+        if tools:
+            body["tools"] = [_openai_tool(tool) for tool in tools]
         if self.provider == "openai":
             body = {"model": self.model, **body}
             if stream:
