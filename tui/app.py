@@ -99,6 +99,10 @@ class MiaApp(App[None]):
         self.background = Background(self.settings, on_done=lambda job: self.post_message(self.ResearchEnded(job)))
         self.http = self.http_factory()
         self.query_one("#message", Input).focus()
+        # What exists now (Textual, Rich, the app's own widgets) lives as long as the app: keep it out of the
+        # full collections, which otherwise stall a streaming answer for 100+ ms now and then. Done once, here,
+        # so widgets of conversations switched away from stay collectable.
+        gc.freeze()
         self.open_state()
         self.set_interval(self.refresh_seconds, self.refresh_agents)
 
@@ -231,9 +235,6 @@ class MiaApp(App[None]):
         self.sub_title = message.conversation.title
         await self.view.show(message.messages)
         self.loading = False
-        # What exists now (Textual, Rich, the shown messages) lives as long as the app: keep it out of the
-        # full collections, which otherwise stall a streaming answer for 100+ ms now and then.
-        gc.freeze()
 
     def on_agents_read(self, message: messages.AgentsRead) -> None:
         if self.agent_panel.is_mounted:

@@ -91,11 +91,6 @@ class SealedLines(Widget):
         self._strips: list[Strip] = []
         self._width = 0
 
-    @property
-    def text(self) -> str:
-        """The Markdown sealed so far."""
-        return "".join(markdown for markdown, _ in self.chunks)
-
     def add(self, markdown: str, *, gap: bool) -> None:
         """Seal one more finished part."""
         self.chunks.append((markdown, gap))
