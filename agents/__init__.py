@@ -1,1 +1,2 @@
-"""LLM client, durable run engine, research pipeline, Interaction Agent."""
+"""What acts: llm/ (the model client), research/ (runs and reports), chat/ (the Interaction Agent),
+outreach/ (approved actions, mail), schedule/ (triggers), cloud/ (Workflows). Contracts in pyproject.toml."""

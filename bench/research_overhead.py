@@ -49,7 +49,7 @@ def one_run(tmp: Path, index: int) -> tuple[float, float]:
                            "NCBI_API_KEY": "bench-key"})
         import httpx
 
-        from mia.agents.service import spawn_research, validate_request
+        from mia.agents.research.service import spawn_research, validate_request
         from mia.settings import load_settings
         from mia.store.db import open_registry
 

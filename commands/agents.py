@@ -124,7 +124,7 @@ def resume(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
            json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False) -> None:
     """Finish an interrupted run; steps that already finished are not repeated (or paid for)."""
-    from mia.agents.service import resume_research
+    from mia.agents.research.service import resume_research
     from mia.commands.research import _run, show_result
 
     settings, registry = open_state(notice=False)

@@ -98,7 +98,7 @@ def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
     """Approve: shows what will be sent, asks to confirm, then carries it out."""
     import httpx
 
-    from mia.agents.outreach import approve as approve_action
+    from mia.agents.outreach.mail import approve as approve_action
     from mia.errors import UsageError
     from mia.store.approvals import get
 
@@ -124,7 +124,7 @@ def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
 def deny(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
          reason: Annotated[str, typer.Option("--reason", help="Why not (kept with the approval).")] = "") -> None:
     """Deny: nothing is done, and the reason is recorded."""
-    from mia.agents.outreach import deny as deny_action
+    from mia.agents.outreach.mail import deny as deny_action
 
     settings, registry = open_state()
     deny_action(settings, registry, approval_id, note=reason)

@@ -10,8 +10,8 @@ import typer
 from mia.commands.common import err_console, make_table, open_state, out_console, print_json
 
 if TYPE_CHECKING:
-    from mia.agents.agent_tools import ToolOutcome
-    from mia.agents.background import Background
+    from mia.agents.chat.background import Background
+    from mia.agents.chat.tool_registry import ToolOutcome
 
 
 def ask(
@@ -22,9 +22,9 @@ def ask(
     """Ask the Interaction Agent one thing and print its answer (research it starts is awaited)."""
     import httpx
 
-    from mia.agents.background import Background
-    from mia.agents.interaction import InteractionAgent, start_conversation
-    from mia.agents.llm import LLMClient
+    from mia.agents.chat.background import Background
+    from mia.agents.chat.interaction import InteractionAgent, start_conversation
+    from mia.agents.llm.client import LLMClient
 
     settings, registry = open_state()
     timeout = httpx.Timeout(settings.llm.timeout, connect=10.0)
@@ -155,7 +155,7 @@ def chat(
 
 def run_app(*, continue_last: bool = False, conversation_id: str | None = None) -> None:
     """Build the app with the real registry and LLM, and run it."""
-    from mia.agents.llm import LLMClient
+    from mia.agents.llm.client import LLMClient
     from mia.commands.common import load_settings
     from mia.store.db import open_registry
     from mia.tui.app import create_app

@@ -51,7 +51,7 @@ def sync(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     """Read the IMAP mailbox: file replies to mia's mail with their agent and wake it."""
     import httpx
 
-    from mia.agents.replies import sync_replies
+    from mia.agents.outreach.replies import sync_replies
 
     settings, registry = open_state()
     with httpx.Client(timeout=httpx.Timeout(settings.llm.timeout, connect=10.0)) as http:

@@ -10,7 +10,7 @@ import typer
 from mia.commands.common import open_state, print_json
 
 if TYPE_CHECKING:
-    from mia.agents.service import ResearchResult
+    from mia.agents.research.service import ResearchResult
 
 EXIT_CUT_SHORT = 3
 
@@ -27,7 +27,7 @@ def research(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; print only the report.")] = False,
 ) -> None:
     """Spawn a research agent: plan, search, extract evidence, write a cited report."""
-    from mia.agents.service import spawn_research, validate_request
+    from mia.agents.research.service import spawn_research, validate_request
     from mia.commands.common import load_settings
 
     request = validate_request(load_settings(), question=question, sources=sources, depth=depth, budget=budget,

@@ -94,7 +94,7 @@ def _record_cloud_runs(settings: Any, registry: Any) -> list[dict[str, Any]]:
     """Runs that cloud triggers left in R2 become registry runs (and inbox news) once pulled home."""
     from dataclasses import asdict
 
-    from mia.agents.cloud import record_cloud_runs
+    from mia.agents.cloud.runs import record_cloud_runs
 
     return [asdict(run) for run in record_cloud_runs(settings, registry)]
 

@@ -14,7 +14,7 @@ app = typer.Typer(help="Schedules that wake research agents (cron runs `mia trig
 
 def trigger_json(t: Any) -> dict[str, Any]:
     """The stable JSON shape of one trigger (documented in the README)."""
-    from mia.agents.triggers import schedule_of
+    from mia.agents.schedule.triggers import schedule_of
 
     return {"id": t.id, "agent": t.agent, "kind": t.kind, "schedule": schedule_of(t).describe(), "spec": t.spec,
             "tz": t.tz, "instruction": t.instruction, "enabled": bool(t.enabled), "next_due": t.next_due,
@@ -32,7 +32,7 @@ def add(
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Add a trigger to an agent (adding the same one twice returns the existing trigger)."""
-    from mia.agents.triggers import add as add_trigger
+    from mia.agents.schedule.triggers import add as add_trigger
 
     _, registry = open_state()
     record, created = add_trigger(registry, agent_ref=agent, cron=cron, tz=tz, every=every, at=at,
@@ -49,7 +49,7 @@ def add(
 def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
           json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List triggers with their next due time."""
-    from mia.agents.triggers import schedule_of
+    from mia.agents.schedule.triggers import schedule_of
     from mia.store.agents import get_agent
     from mia.store.triggers import list_triggers
 
@@ -92,8 +92,8 @@ def show(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")],
 def _set_enabled(trigger_id: int, enabled: bool) -> None:
     from datetime import UTC, datetime
 
-    from mia.agents.schedule import iso
-    from mia.agents.triggers import schedule_of
+    from mia.agents.schedule.rules import iso
+    from mia.agents.schedule.triggers import schedule_of
     from mia.store.triggers import get_trigger, update_trigger
 
     _, registry = open_state()
@@ -132,7 +132,7 @@ def remove(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> No
     get_trigger(registry, trigger_id)
     deployed = get_cloud_trigger(registry, trigger_id)
     if deployed is not None:  # otherwise its chain would go on firing (and costing) with nothing local to show
-        from mia.agents.cloud_deploy import withdraw
+        from mia.agents.cloud.deploy import withdraw
         from mia.commands.triggers_cloud import cloudflare_api
 
         api = cloudflare_api(settings)

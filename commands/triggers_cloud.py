@@ -43,7 +43,7 @@ def _print_changes(report: Any, verb: str) -> None:
 
 def _change(verb: str, agents: list[str] | None, json_out: bool) -> None:
     """Deploy or undeploy through the Cloudflare API, then print what changed."""
-    from mia.agents import cloud_deploy
+    from mia.agents.cloud import deploy as cloud_deploy
 
     settings, registry = open_state()
     api = cloudflare_api(settings)
@@ -68,7 +68,7 @@ def undeploy(agents: AgentsArg = None, json_out: JsonOpt = False) -> None:
 def status(remote: Annotated[bool, typer.Option("--remote", help="Ask Cloudflare for each instance's state.")] = False,
            json_out: JsonOpt = False) -> None:
     """Show deployed triggers; with --remote, their Workflow instances' states and last errors."""
-    from mia.agents.cloud_deploy import WORKFLOW_NAME, remote_status
+    from mia.agents.cloud.deploy import WORKFLOW_NAME, remote_status
     from mia.store.cloud import get_deployment, list_cloud_triggers
 
     settings, registry = open_state()
@@ -101,7 +101,7 @@ def status(remote: Annotated[bool, typer.Option("--remote", help="Ask Cloudflare
 
 def import_cloud_runs(json_out: JsonOpt = False) -> None:
     """Record cloud runs found in the workspace (after `mia sync pull`) in the registry and the inbox."""
-    from mia.agents.cloud import record_cloud_runs
+    from mia.agents.cloud.runs import record_cloud_runs
 
     settings, registry = open_state()
     recorded = record_cloud_runs(settings, registry)

@@ -49,7 +49,7 @@ def run(
     no_lock: Annotated[bool, typer.Option("--no-lock", hidden=True, help="Skip the overlap lock (tests).")] = False,
 ) -> None:
     """Fire due triggers once each (meant for cron, every few minutes); quiet when nothing is due."""
-    from mia.agents.schedule import parse_utc
+    from mia.agents.schedule.rules import parse_utc
 
     settings, registry = open_state(notice=False)
     lock = None if (dry_run or no_lock) else _take_lock(settings.home)
@@ -62,15 +62,15 @@ def run(
 
 
 def _run_pass(settings: Any, registry: Any, moment: datetime, log: Any, dry_run: bool) -> Any:
-    from mia.agents.triggers import run_pass
+    from mia.agents.schedule.triggers import run_pass
 
     if dry_run:
         return run_pass(settings, registry, now=moment, runner=lambda t, r: "", log=log, dry_run=True,
                         grace_minutes=settings.triggers.grace_minutes)
     import httpx
 
-    from mia.agents.followup import follow_up_research
-    from mia.agents.service import resume_research
+    from mia.agents.research.followup import follow_up_research
+    from mia.agents.research.service import resume_research
 
     def quiet(kind: str, data: dict[str, Any]) -> None:
         return None
@@ -94,7 +94,7 @@ def _run_pass(settings: Any, registry: Any, moment: datetime, log: Any, dry_run:
 
 
 def _sync_replies(settings: Any, registry: Any, http: Any, log: Any, quiet: Any) -> None:
-    from mia.agents.replies import sync_replies
+    from mia.agents.outreach.replies import sync_replies
     from mia.errors import MiaError
 
     try:

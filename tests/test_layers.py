@@ -39,7 +39,7 @@ def layer_of(module: str) -> str | None:
 @pytest.mark.parametrize("folder", sorted(LAYERS))
 def test_no_module_imports_a_higher_layer(folder: str) -> None:
     problems = []
-    for path in sorted((ROOT / folder).glob("*.py")):
+    for path in sorted((ROOT / folder).rglob("*.py")):
         for module in imports_of(path):
             target = layer_of(module)
             if target and LAYERS[target] > LAYERS[folder] and target != folder:
@@ -47,6 +47,30 @@ def test_no_module_imports_a_higher_layer(folder: str) -> None:
             if folder in ("mia", "store", "tools", "agents") and module.split(".")[0] in FRONT_END:
                 problems.append(f"{path.relative_to(ROOT)} imports front-end library {module}")
     assert problems == []
+
+
+# Inside agents/: a capability may import those of a lower rank, never one of its own rank or above
+# (the same rule as the import-linter contract, checked here too so a plain pytest run sees it).
+AGENT_RANKS = {"llm": 0, "research": 1, "outreach": 2, "schedule": 2, "chat": 3, "cloud": 3}
+
+
+def test_agents_capabilities_import_only_lower_ones() -> None:
+    problems = []
+    for package, rank in AGENT_RANKS.items():
+        for path in sorted((ROOT / "agents" / package).rglob("*.py")):
+            for module in imports_of(path):
+                parts = module.split(".")
+                if parts[:2] == ["mia", "agents"] and len(parts) > 2 and parts[2] in AGENT_RANKS:
+                    other = parts[2]
+                    if other != package and AGENT_RANKS[other] >= rank:
+                        problems.append(f"{path.relative_to(ROOT)} imports {module}")
+    assert problems == []
+
+
+def test_agents_is_grouped_into_capability_folders() -> None:
+    loose = sorted(p.name for p in (ROOT / "agents").glob("*.py") if p.name != "__init__.py")
+    assert loose == []
+    assert {p.name for p in (ROOT / "agents").iterdir() if p.is_dir() and p.name != "__pycache__"} == set(AGENT_RANKS)
 
 
 def test_commands_import_the_tui_only_inside_the_chat_command() -> None:
@@ -66,7 +90,7 @@ def modules_after(code: str) -> set[str]:
 
 def test_importing_the_core_loads_no_front_end_library() -> None:
     loaded = modules_after("import mia.settings, mia.store.db, mia.store.runs, mia.tools.search, "
-                           "mia.agents.service, mia.agents.research")
+                           "mia.agents.research.service, mia.agents.research.pipeline")
     # rich is left out here only because httpx imports it for its own optional CLI when installed;
     # the AST test above still forbids the core from importing rich itself.
     assert not loaded & {"typer", "textual"}
@@ -81,4 +105,4 @@ def test_the_installed_package_carries_its_data_files() -> None:
     from importlib.resources import files
 
     assert (files("mia.tui") / "mia.tcss").is_file()  # the TUI's stylesheet
-    assert (files("mia.agents") / "templates" / "worker.js").is_file()  # the cloud Worker's template
+    assert (files("mia.agents.cloud") / "templates" / "worker.js").is_file()  # the cloud Worker's template

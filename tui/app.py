@@ -15,9 +15,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Input, Static
 
-from mia.agents.agent_tools import ToolContext
-from mia.agents.background import Background
-from mia.agents.interaction import InteractionAgent, TurnCancelled, start_conversation
+from mia.agents.chat.background import Background
+from mia.agents.chat.interaction import InteractionAgent, TurnCancelled, start_conversation
+from mia.agents.chat.tool_registry import ToolContext
 from mia.errors import MiaError
 from mia.store import conversations as conv_store
 from mia.tui import data, messages
@@ -26,7 +26,7 @@ from mia.tui.screens import PromptScreen, ReportScreen, UsageScreen
 from mia.tui.widgets import AgentPanel, AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
 
 if TYPE_CHECKING:
-    from mia.agents.llm import LLMClient
+    from mia.agents.llm.client import LLMClient
     from mia.settings import Settings
     from mia.store.conversations import ConversationRecord
     from mia.store.db import Registry
@@ -189,7 +189,7 @@ class MiaApp(App[None]):
     @work(thread=True, group="research", exit_on_error=False)
     def start_research(self, question: str) -> None:
         """Start a research agent straight from the palette (no model turn needed)."""
-        from mia.agents.chat_tools import SpawnResearchArgs, spawn_research
+        from mia.agents.chat.tools import SpawnResearchArgs, spawn_research
 
         if self.registry is None or self.http is None or self.background is None or self.conversation is None:
             return

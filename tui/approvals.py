@@ -87,7 +87,7 @@ class ApprovalsScreen(ModalScreen[None]):
     def action_deny(self) -> None:
         record = self.selected()
         if record is not None:
-            from mia.agents.outreach import deny
+            from mia.agents.outreach.mail import deny
 
             deny(self.settings, self.registry, record.id, note="denied in mia chat")
             self.notify(f"Approval #{record.id} denied.", title="Approvals")
@@ -97,7 +97,7 @@ class ApprovalsScreen(ModalScreen[None]):
     def carry_out(self, approval_id: int) -> None:
         import httpx
 
-        from mia.agents.outreach import approve
+        from mia.agents.outreach.mail import approve
 
         try:
             with httpx.Client(timeout=30) as http:

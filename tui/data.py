@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from mia.agents.triggers import schedule_of
+from mia.agents.schedule.triggers import schedule_of
 from mia.store import agents as agent_store
 from mia.store import triggers as trigger_store
 from mia.store.workspace import Workspace

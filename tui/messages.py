@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from mia.agents.agent_tools import ToolOutcome
-    from mia.agents.background import BackgroundJob
+    from mia.agents.chat.background import BackgroundJob
+    from mia.agents.chat.tool_registry import ToolOutcome
     from mia.store.conversations import ConversationRecord, MessageRecord
     from mia.tui.widgets import AgentRow
 

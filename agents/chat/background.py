@@ -14,7 +14,7 @@ from mia.store import conversations as conv_store
 from mia.store.db import Registry, open_registry
 
 if TYPE_CHECKING:
-    from mia.agents.service import ResearchRequest, ResearchResult
+    from mia.agents.research.service import ResearchRequest, ResearchResult
     from mia.settings import Settings
 
 Work = Callable[[Registry, httpx.Client], "ResearchResult"]
@@ -56,7 +56,7 @@ class Background:
 
     def spawn(self, request: ResearchRequest, *, conversation_id: str | None) -> BackgroundJob:
         """Start a new research agent (its name must be set in the request)."""
-        from mia.agents.service import spawn_research
+        from mia.agents.research.service import spawn_research
 
         def work(registry: Registry, http: httpx.Client) -> ResearchResult:
             return spawn_research(self.settings, registry, request, http=http, on_event=_noop)
@@ -65,7 +65,7 @@ class Background:
 
     def follow_up(self, name: str, instruction: str, *, conversation_id: str | None) -> BackgroundJob:
         """Ask an existing agent a follow-up: a new report version."""
-        from mia.agents.followup import follow_up_research
+        from mia.agents.research.followup import follow_up_research
 
         def work(registry: Registry, http: httpx.Client) -> ResearchResult:
             return follow_up_research(self.settings, registry, name, instruction=instruction, http=http,
@@ -75,7 +75,7 @@ class Background:
 
     def resume(self, name: str, *, conversation_id: str | None) -> BackgroundJob:
         """Finish an agent's interrupted run."""
-        from mia.agents.service import resume_research
+        from mia.agents.research.service import resume_research
 
         def work(registry: Registry, http: httpx.Client) -> ResearchResult:
             return resume_research(self.settings, registry, name, http=http, on_event=_noop)

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from mia.agents.agent_tools import Approver, ToolContext, ToolOutcome, ToolRegistry
-from mia.agents.chat_tools import default_tools
-from mia.agents.llm import estimate_tokens
-from mia.agents.tool_text import ToolTextGate, parse_text_tool_calls
+from mia.agents.chat.tool_registry import Approver, ToolContext, ToolOutcome, ToolRegistry
+from mia.agents.chat.tools import default_tools
+from mia.agents.llm.client import estimate_tokens
+from mia.agents.llm.tool_text import ToolTextGate, parse_text_tool_calls
 from mia.errors import MiaError, ServiceError, UsageError
 from mia.store import agents as agent_store
 from mia.store import conversations as conv_store
@@ -20,9 +20,9 @@ from mia.store import conversations as conv_store
 if TYPE_CHECKING:
     import httpx
 
-    from mia.agents.background import Background
-    from mia.agents.llm import LLMClient
-    from mia.agents.llm_shapes import LLMResponse, ToolCall
+    from mia.agents.chat.background import Background
+    from mia.agents.llm.client import LLMClient
+    from mia.agents.llm.shapes import LLMResponse, ToolCall
     from mia.models import Usage
     from mia.settings import Settings
     from mia.store.conversations import MessageRecord

@@ -14,8 +14,8 @@ from mia.errors import MiaError
 if TYPE_CHECKING:
     import httpx
 
-    from mia.agents.background import Background
-    from mia.agents.llm_shapes import ToolCall
+    from mia.agents.chat.background import Background
+    from mia.agents.llm.shapes import ToolCall
     from mia.models import Usage
     from mia.settings import Settings
     from mia.store.db import Registry
@@ -180,7 +180,7 @@ class ToolRegistry:
 
 def request_approval(tool: Tool, args: BaseModel, context: ToolContext) -> str:
     """Record a pending approval for a tool with effects outside mia; nothing runs until a person approves."""
-    from mia.agents.actions import ACTIONS
+    from mia.agents.outreach.actions import ACTIONS
     from mia.store import approvals
 
     if tool.name not in ACTIONS:

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from mia.agents.agent_tools import Tool, ToolContext, ToolError, ToolRegistry
+from mia.agents.chat.tool_registry import Tool, ToolContext, ToolError, ToolRegistry
 from mia.errors import WorkspaceError
 from mia.store import agents as agent_store
 from mia.store.workspace import Workspace, slugify
@@ -67,7 +67,7 @@ class DraftEmailArgs(BaseModel):
 
 def draft_email(ctx: ToolContext, args: DraftEmailArgs) -> str:
     """Draft only: the person must approve before anything is sent."""
-    from mia.agents.outreach import draft_email as make_draft
+    from mia.agents.outreach.mail import draft_email as make_draft
 
     record = make_draft(ctx.settings, ctx.registry, agent_ref=args.agent, to=args.to, subject=args.subject,
                         body=args.body, reason=args.reason, requested_by=f"conversation {ctx.conversation_id}",
@@ -89,7 +89,7 @@ def free_agent_name(ctx: ToolContext, question: str) -> str:
 
 def spawn_research(ctx: ToolContext, args: SpawnResearchArgs) -> str:
     """Validate the request, then start the run in the background."""
-    from mia.agents.service import validate_request
+    from mia.agents.research.service import validate_request
 
     name = free_agent_name(ctx, args.question)
     request = validate_request(ctx.settings, question=args.question, sources=",".join(args.sources) or None,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from mia.agents.cloud_worker import (
+from mia.agents.cloud.worker import (
     CLASS_NAME,
     HORIZON_DAYS,
     StepPolicy,
@@ -38,9 +38,9 @@ from mia.agents.cloud_worker import (
     plan_slots,
     trigger_params,
 )
-from mia.agents.llm_shapes import NEURONS_PER_M
-from mia.agents.schedule import iso, parse_utc
-from mia.agents.triggers import schedule_of
+from mia.agents.llm.shapes import NEURONS_PER_M
+from mia.agents.schedule.rules import iso, parse_utc
+from mia.agents.schedule.triggers import schedule_of
 from mia.errors import UsageError
 from mia.settings import Settings
 from mia.store import agents as agent_store

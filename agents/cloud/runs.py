@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mia.agents.changes import summary_line
-from mia.agents.service import STATUS_BY_OUTCOME
+from mia.agents.research.changes import summary_line
+from mia.agents.research.service import STATUS_BY_OUTCOME
 from mia.errors import NotFoundError
 from mia.models import Usage
 from mia.settings import Settings

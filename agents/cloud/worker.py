@@ -1,6 +1,6 @@
 """The Worker mia deploys: the JavaScript module (template + CONFIG), its bindings, and instance params.
 
-The module comes from `agents/templates/worker.js`; generation fills in CONFIG (prompts, JSON schemas, model,
+The module comes from `agents/cloud/templates/worker.js`; generation fills in CONFIG (prompts, JSON schemas, model,
 prices, step retry policy, R2 prefix) and never a secret: the Perplexity and NCBI keys travel only as
 `secret_text` bindings of the upload, and the content hash that decides whether to upload again covers a
 SHA-256 of them, never their text.
@@ -16,10 +16,10 @@ from importlib import resources
 from typing import Any
 
 from mia import __version__
-from mia.agents import prompts
-from mia.agents.llm_shapes import neuron_rates
-from mia.agents.research import EXTRACT_MAX_TOKENS, PIPELINE_VERSION, PLAN_MAX_TOKENS, SOURCES_PER_EXTRACT
-from mia.agents.schedule import Schedule, iso
+from mia.agents.llm.shapes import neuron_rates
+from mia.agents.research import prompts
+from mia.agents.research.pipeline import EXTRACT_MAX_TOKENS, PIPELINE_VERSION, PLAN_MAX_TOKENS, SOURCES_PER_EXTRACT
+from mia.agents.schedule.rules import Schedule, iso
 from mia.settings import Settings
 from mia.store.agents import AgentRecord
 from mia.store.triggers import TriggerRecord
@@ -76,7 +76,7 @@ def worker_config(settings: Settings, models: list[str], policy: StepPolicy) -> 
 
 def render_script(config: dict[str, Any]) -> str:
     """The module text: the packaged template with CONFIG filled in (ASCII JSON is valid JavaScript)."""
-    template = resources.files("mia.agents").joinpath("templates/worker.js").read_text(encoding="utf-8")
+    template = resources.files("mia.agents.cloud").joinpath("templates/worker.js").read_text(encoding="utf-8")
     assert template.count(PLACEHOLDER) == 1, "the Worker template must hold exactly one CONFIG placeholder"
     return template.replace(PLACEHOLDER, json.dumps(config, indent=1, sort_keys=True, ensure_ascii=True))
 

@@ -11,8 +11,8 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from mia.agents.llm_shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result, parse_tool_calls
-from mia.agents.llm_stream import StreamState, iter_sse_data, parse_frames
+from mia.agents.llm.shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result, parse_tool_calls
+from mia.agents.llm.stream import StreamState, iter_sse_data, parse_frames
 from mia.errors import ConfigError, MiaError, MissingCredentialError, ServiceError
 from mia.settings import Settings
 from mia.tools.http import RateLimiter, RetryPolicy, decode_json, send

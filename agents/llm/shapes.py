@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mia.agents.llm_stream import strip_think
+from mia.agents.llm.stream import strip_think
 from mia.models import Usage
 
 USD_PER_1K_NEURONS_LIST_PRICE = 0.011

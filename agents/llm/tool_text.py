@@ -7,8 +7,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from mia.agents.llm_shapes import ToolCall, parse_arguments
-from mia.agents.llm_stream import partial_suffix
+from mia.agents.llm.shapes import ToolCall, parse_arguments
+from mia.agents.llm.stream import partial_suffix
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*</tool_call>", re.DOTALL)
 _FENCED = re.compile(r"```(?:json|tool_call|tool)?\s*\n?(.*?)```", re.DOTALL)

@@ -14,8 +14,8 @@ from typing import Any
 
 import httpx
 
-from mia.agents.actions import ActionContext, register_action
-from mia.agents.actions import approve as approve_action
+from mia.agents.outreach.actions import ActionContext, register_action
+from mia.agents.outreach.actions import approve as approve_action
 from mia.errors import UsageError
 from mia.files import write_atomic
 from mia.settings import Settings

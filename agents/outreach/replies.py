@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
-from mia.agents.followup import follow_up_research
-from mia.agents.outreach import ReplySync, correspondence_dir, file_stem
-from mia.agents.research import EventSink
+from mia.agents.outreach.mail import ReplySync, correspondence_dir, file_stem
+from mia.agents.research.followup import follow_up_research
+from mia.agents.research.pipeline import EventSink
 from mia.errors import MiaError
 from mia.files import write_atomic
 from mia.settings import Settings

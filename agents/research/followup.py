@@ -12,10 +12,10 @@ from typing import Any
 import httpx
 
 from mia import __version__
-from mia.agents.changes import snapshot, summary_line
-from mia.agents.llm import LLMClient
-from mia.agents.research import PIPELINE_VERSION, EventSink
-from mia.agents.service import DIGEST_NOTICE, ResearchResult, _llm_or_none, execute_run, stamp_now
+from mia.agents.llm.client import LLMClient
+from mia.agents.research.changes import snapshot, summary_line
+from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink
+from mia.agents.research.service import DIGEST_NOTICE, ResearchResult, _llm_or_none, execute_run, stamp_now
 from mia.errors import UsageError
 from mia.settings import Settings
 from mia.store import agents as agent_store

@@ -9,12 +9,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from mia.agents import prompts
-from mia.agents.budget import Budget
-from mia.agents.changes import compute_changes, render_changes
-from mia.agents.engine import RunContext
-from mia.agents.llm import LLMClient, LLMOutputError
-from mia.agents.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
+from mia.agents.llm.client import LLMClient, LLMOutputError
+from mia.agents.research import prompts
+from mia.agents.research.budget import Budget
+from mia.agents.research.changes import compute_changes, render_changes
+from mia.agents.research.engine import RunContext
+from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.errors import BudgetExceeded, ServiceError
 from mia.models import Source, Usage
 from mia.store import runs as run_store

@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 
 from mia import __version__
-from mia.agents.budget import Budget
-from mia.agents.engine import execute
-from mia.agents.llm import LLMClient
-from mia.agents.research import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
+from mia.agents.llm.client import LLMClient
+from mia.agents.research.budget import Budget
+from mia.agents.research.engine import execute
+from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
 from mia.errors import MiaError, MissingCredentialError, RunConflict, UsageError
 from mia.settings import ALL_SOURCES, Settings
 from mia.store import agents as agent_store

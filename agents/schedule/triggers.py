@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from mia.agents.schedule import Schedule, build_schedule, iso, parse_utc
+from mia.agents.schedule.rules import Schedule, build_schedule, iso, parse_utc
 from mia.errors import MiaError
 from mia.settings import Settings
 from mia.store import agents as agent_store

@@ -12,7 +12,7 @@ import pytest
 from e2e.conftest import MIA, base_env
 from fakes.cloudflare_api import FakeCloudflareAPI
 
-from mia.agents.triggers import add as add_trigger
+from mia.agents.schedule.triggers import add as add_trigger
 from mia.settings import load_settings
 from mia.store import agents as agent_store
 from mia.store.db import open_registry

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fakes.mail_servers import SMTPServer, imap_server, smtp_server
 
-from mia.agents.outreach import draft_email
+from mia.agents.outreach.mail import draft_email
 from mia.settings import load_settings
 from mia.store.db import open_registry
 

@@ -15,7 +15,7 @@ from fakes.corpus import Article
 from fakes.research_llm import ResearchLLM
 from fakes.server import FakeServices
 
-from mia.agents.triggers import add
+from mia.agents.schedule.triggers import add
 from mia.store.agents import create_agent
 from mia.store.db import open_registry
 

@@ -14,8 +14,8 @@ import pytest
 from fakes.research_llm import ResearchLLM
 from fakes.server import FakeServices
 
-from mia.agents.cloud import record_cloud_runs
-from mia.agents.cloud_worker import (
+from mia.agents.cloud.runs import record_cloud_runs
+from mia.agents.cloud.worker import (
     CLASS_NAME,
     COMPATIBILITY_DATE,
     MAIN_MODULE,
@@ -29,8 +29,8 @@ from mia.agents.cloud_worker import (
     secret_vars,
     trigger_params,
 )
-from mia.agents.schedule import iso
-from mia.agents.triggers import add as add_trigger
+from mia.agents.schedule.rules import iso
+from mia.agents.schedule.triggers import add as add_trigger
 from mia.settings import Settings, load_settings
 from mia.store import agents as agent_store
 from mia.store import runs as run_store

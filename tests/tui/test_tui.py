@@ -18,7 +18,7 @@ from fakes.server import FakeServices, LLMReply, ScriptedLLM
 from textual.pilot import Pilot
 from textual.widgets import MarkdownViewer
 
-from mia.agents.llm import LLMClient
+from mia.agents.llm.client import LLMClient
 from mia.errors import MissingCredentialError
 from mia.settings import Settings, load_settings
 from mia.store import conversations as conv_store
@@ -312,7 +312,7 @@ def test_a_long_conversation_opens_with_only_its_recent_messages_mounted(setting
 def test_the_approvals_panel_shows_a_draft_in_full_and_sends_only_after_a_yes(settings: Settings) -> None:
     from fakes.mail_servers import smtp_server
 
-    from mia.agents.outreach import draft_email
+    from mia.agents.outreach.mail import draft_email
     from mia.tui.approvals import ApprovalsScreen
 
     with smtp_server() as smtp:

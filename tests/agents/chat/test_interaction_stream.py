@@ -12,10 +12,10 @@ import pytest
 from fakes.chat_llm import ChatLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 
-from mia.agents.background import Background
-from mia.agents.interaction import InteractionAgent, TurnCancelled
-from mia.agents.llm import LLMClient
-from mia.agents.tool_text import ToolTextGate
+from mia.agents.chat.background import Background
+from mia.agents.chat.interaction import InteractionAgent, TurnCancelled
+from mia.agents.llm.client import LLMClient
+from mia.agents.llm.tool_text import ToolTextGate
 from mia.settings import load_settings
 from mia.store import conversations as conv_store
 from mia.store.db import Registry, open_registry

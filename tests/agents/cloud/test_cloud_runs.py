@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mia.agents.cloud import record_cloud_runs
+from mia.agents.cloud.runs import record_cloud_runs
 from mia.errors import ServiceError
 from mia.settings import load_settings
 from mia.store import agents as agent_store

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fakes.scripted_http import Script
 
-from mia.agents.llm import LLMClient
+from mia.agents.llm.client import LLMClient
 from mia.errors import MissingCredentialError, ServiceError
 from mia.settings import load_settings
 from mia.tools.http import RateLimiter, RetryPolicy

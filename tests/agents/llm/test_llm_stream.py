@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from mia.agents.llm import LLMClient
-from mia.agents.llm_stream import ThinkFilter, iter_sse_data, strip_think
+from mia.agents.llm.client import LLMClient
+from mia.agents.llm.stream import ThinkFilter, iter_sse_data, strip_think
 from mia.errors import ServiceError
 from mia.tools.http import RateLimiter, RetryPolicy
 

@@ -10,7 +10,7 @@ import pytest
 from fakes.scripted_http import Script
 from pydantic import BaseModel
 
-from mia.agents.llm import LLMClient, LLMOutputError
+from mia.agents.llm.client import LLMClient, LLMOutputError
 from mia.tools.http import RateLimiter, RetryPolicy
 
 LLAMA = "@cf/meta/llama-3.3-70b-instruct-fp8-fast"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from mia.agents.budget import Budget
+from mia.agents.research.budget import Budget
 from mia.errors import BudgetExceeded
 
 

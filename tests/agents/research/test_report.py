@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mia.agents.report import clean_body, render_digest, render_report, verify_citations
+from mia.agents.research.report import clean_body, render_digest, render_report, verify_citations
 from mia.models import Source
 
 

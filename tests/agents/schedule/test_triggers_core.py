@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mia.agents.schedule import Schedule, build_schedule
-from mia.agents.triggers import add, run_pass
+from mia.agents.schedule.rules import Schedule, build_schedule
+from mia.agents.schedule.triggers import add, run_pass
 from mia.errors import UsageError
 from mia.settings import load_settings
 from mia.store import runs as run_store
