@@ -63,6 +63,17 @@ class ServiceError(MiaError):
         self.retryable = retryable
 
 
+class ContextLengthExceeded(ServiceError):
+    """The prompt (plus the requested completion) does not fit the model's context window.
+
+    `limit` is the context size in tokens when the service or the model profile says it (else None).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, limit: int | None = None, **kwargs: object) -> None:
+        super().__init__(message, hint, **kwargs)  # type: ignore[arg-type]
+        self.limit = limit
+
+
 class BudgetExceeded(MiaError):
     """The next paid call would go over the run's budget."""
 
