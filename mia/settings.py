@@ -55,7 +55,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("llm.max_tokens", 2048, "max_tokens sent with every LLM call (Workers AI defaults to 256)."),
     Spec("llm.temperature", 0.2, "Sampling temperature."),
     Spec("llm.timeout", 120.0, "Seconds to wait for one LLM response."),
-    Spec("llm.context_tokens", 0, "The model's context window in tokens (0: from the model's catalog entry or server)."),
+    Spec("llm.context_tokens", 0, "The model's context window in tokens (0: from the model's catalog or server)."),
     Spec("llm.stream_tools", "auto", "Stream chat rounds that offer tools: auto (always for OpenAI-shape models; for "
          "legacy Workers AI models only after tool results), always, or never."),
     Spec("perplexity.api_key", None, "Perplexity API key (web search).", secret=True,
