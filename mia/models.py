@@ -18,7 +18,8 @@ class Source(BaseModel):
     identifier: str | None = None  # PMID, PMCID/DOI, NCT id
     date: str | None = None
     snippet: str = ""
-    number: int | None = None
+    number: int | None = None  # the number cited in the report (first appearance first)
+    retrieved: int | None = None  # the order in which the run retrieved it (set when renumbered)
     # Trial-only facts, used by digests and change notes.
     status: str | None = None
     phases: list[str] = Field(default_factory=list)

@@ -14,6 +14,7 @@ from mia.agents.research import prompts
 from mia.agents.research.budget import Budget
 from mia.agents.research.changes import compute_changes, render_changes
 from mia.agents.research.engine import RunContext
+from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.errors import BudgetExceeded, ServiceError
 from mia.models import Source, Usage
@@ -235,6 +236,9 @@ class ResearchPipeline:
                verified: dict[str, Any]) -> dict[str, Any]:
         outcome = self._outcome(sources, verified)
         header = self._header(sources)
+        numbered = renumber_citations(verified["body"], sources, claims)  # after verification, by appearance
+        sources, claims = numbered.sources, numbered.claims
+        verified = {**verified, "body": numbered.body, "cited": numbered.cited}
         notes = list(self.notices)
         if outcome == "cut_short":
             notes.append("This report was cut short by the budget: some searches or evidence were skipped.")

@@ -152,3 +152,27 @@ def test_usage_shows_spend_by_service_overall_and_per_agent(mia: Mia) -> None:
     assert {"Workers AI", "Perplexity", "PubMed"} <= services_all
     assert {row["service"] for row in one["by_service"]} == {"Workers AI", "PubMed"}
     assert 0 < one["total_cost_usd"] < everything["total_cost_usd"]
+
+
+def test_citations_are_numbered_in_the_order_the_report_first_cites_them(
+        mia: Mia, mia_home: Path, research_llm: ResearchLLM) -> None:
+    research_llm.cite_backwards = True  # the model leads with the last source it was given
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    assert result.returncode == 0, result.stderr
+    folder = mia_home / "workspace" / "agents" / "dmd-treatments"
+    report = (folder / "report.md").read_text()
+    body = report.split("\n## Sources", 1)[0]
+    seen: list[int] = []
+    for n in (int(x) for x in re.findall(r"\[(\d+)\]", body)):
+        if n not in seen:
+            seen.append(n)
+    assert seen == list(range(1, len(seen) + 1)) and len(seen) >= 3
+    sources = json.loads((folder / "sources.json").read_text())
+    assert [s["number"] for s in sources] == list(range(1, len(sources) + 1))
+    retrieved = [s["retrieved"] for s in sources]
+    assert sorted(retrieved) == list(range(1, len(sources) + 1)) and retrieved[0] > retrieved[1]
+    listed = re.findall(r"^- \[(\d+)\] \[([^\]]+)\]", report, re.MULTILINE)
+    by_number = {s["number"]: s["title"].replace("[", "(").replace("]", ")") for s in sources}
+    assert [int(n) for n, _ in listed] == seen and all(by_number[int(n)] == t for n, t in listed)
+    claims = json.loads((folder / "evidence" / "claims.json").read_text())
+    assert all(by_number[c["source"]].rstrip(".") in c["claim"] for c in claims)

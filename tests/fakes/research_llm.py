@@ -38,12 +38,15 @@ class ResearchLLM:
     """Callable responder for FakeServices(llm=...), counting the tasks it served."""
 
     def __init__(self, *, bogus_citation: int | None = None, invalid_json_once: str | None = None,
-                 sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False) -> None:
+                 sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False,
+                 cite_backwards: bool = False) -> None:
         self.bogus_citation = bogus_citation
         self.invalid_json_once = invalid_json_once
         self.sub_questions = sub_questions
         self.tokens = tokens
         self.plain_queries = plain_queries  # queries repeat the question without adding search facets
+        # Real models cite by relevance, not by the listing's order: a report may open with [17].
+        self.cite_backwards = cite_backwards
         self.tasks: Counter[str] = Counter()
         self.hold: dict[str, threading.Event] = {}  # a task named here waits until its event is set
         self._lock = threading.Lock()
@@ -87,6 +90,8 @@ class ResearchLLM:
     def _synthesize(self, user: str) -> LLMReply:
         listing = user.split("<sources>", 1)[-1].split("</sources>", 1)[0]
         numbers = [int(n) for n in re.findall(r"^\[(\d+)\]", listing, re.MULTILINE)]
+        if self.cite_backwards:
+            numbers.reverse()
         lines = ["## Summary", ""]
         if numbers:
             lines.append(f"The retrieved literature covers {len(numbers)} sources [{numbers[0]}].")
