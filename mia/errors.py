@@ -74,6 +74,17 @@ class ContextLengthExceeded(ServiceError):
         self.limit = limit
 
 
+class SourcesUnreachable(ServiceError):
+    """Every search of a run failed: no source answered, so nothing (not even "no results") is known.
+
+    The run stays resumable; `failures` maps each source's service name to why it failed.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, failures: dict[str, str] | None = None) -> None:
+        super().__init__(message, hint, retryable=True)
+        self.failures = failures or {}
+
+
 class BudgetExceeded(MiaError):
     """The next paid call would go over the run's budget."""
 

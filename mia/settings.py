@@ -80,6 +80,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("research.sources", ",".join(ALL_SOURCES), "Default sources (comma-separated)."),
     Spec("research.concurrency", 32, "How many searches or extractions run at once (each service keeps its own "
          "rate limit)."),
+    Spec("search.connect_timeout", 5.0, "Seconds a literature or web search waits to connect."),
+    Spec("search.read_timeout", 20.0, "Seconds a literature or web search waits for each read of the answer."),
+    Spec("search.source_timeout", 60.0, "Seconds one source may take in total during a run (retries included); "
+         "a source that does not answer in time is skipped with a notice."),
     Spec("prices.usd_per_1k_neurons", 0.011, "Workers AI price per 1,000 neurons."),
     Spec("prices.llm_input_usd_per_m", None, "Override: LLM input price per million tokens."),
     Spec("prices.llm_output_usd_per_m", None, "Override: LLM output price per million tokens."),
@@ -166,6 +170,12 @@ class ResearchSettings(_Section):
     concurrency: int = Field(ge=1, le=64)
 
 
+class SearchSettings(_Section):
+    connect_timeout: float = Field(gt=0, le=600)
+    read_timeout: float = Field(gt=0, le=600)
+    source_timeout: float = Field(gt=0, le=3600)
+
+
 class PriceSettings(_Section):
     usd_per_1k_neurons: float = Field(ge=0)
     llm_input_usd_per_m: float | None = Field(default=None, ge=0)
@@ -221,6 +231,7 @@ class Settings(_Section):
     r2: R2Settings
     sync: SyncSettings
     research: ResearchSettings
+    search: SearchSettings
     prices: PriceSettings
     notify: NotifySettings
     triggers: TriggerSettings

@@ -124,16 +124,24 @@ def send(
     hint: str | None = None,
     stream: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    timeout: httpx.Timeout | None = None,
+    deadline: float | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, retrying transient failures; raise ServiceError with the service's message.
 
     With `stream=True` the successful response is returned unread and the caller must close it.
+    `timeout` replaces the client's for this request; `deadline` (a `time.monotonic()` value) bounds the
+    whole call, retries included: no attempt or wait runs past it, and reaching it raises a retryable
+    ServiceError without a status (the service did not answer in time).
     """
     retry = retry or RetryPolicy()
     for attempt in range(1, retry.attempts + 1):
         if limiter:
             limiter.acquire()
+        attempt_timeout = _within(deadline, timeout, service, url)
+        if attempt_timeout is not None:
+            kwargs["timeout"] = attempt_timeout
         try:
             request = client.build_request(method, url, **kwargs)
             response = client.send(request, stream=stream)
@@ -144,13 +152,13 @@ def send(
                 service=service,
             ) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if attempt == retry.attempts:
+            if attempt == retry.attempts or _past(deadline):
                 raise ServiceError(
-                    f"{service} could not be reached at {url.split('?')[0]}: {type(exc).__name__}: {exc}",
+                    f"{service} could not be reached at {url.split('?')[0]}: {_describe(exc)}",
                     "Check the network and the service's base URL setting (`mia config show`).",
                     service=service, retryable=True,
                 ) from None
-            sleep(retry.delay(attempt, None))
+            sleep(_capped(retry.delay(attempt, None), deadline))
             continue
         if response.status_code < 400:
             return response
@@ -160,8 +168,47 @@ def send(
         transient = response.status_code in RETRYABLE_STATUS
         if not transient or attempt == retry.attempts:
             _raise_for(response, service, hint, retryable=transient)
-        sleep(retry.delay(attempt, parse_retry_after(response.headers.get("retry-after"))))
+        if _past(deadline):
+            _raise_for(response, service, hint, retryable=transient)
+        sleep(_capped(retry.delay(attempt, parse_retry_after(response.headers.get("retry-after"))), deadline))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _capped(delay: float, deadline: float | None) -> float:
+    """A retry wait that never runs past the deadline."""
+    if deadline is None:
+        return delay
+    return max(0.0, min(delay, deadline - time.monotonic()))
+
+
+def _within(deadline: float | None, timeout: httpx.Timeout | None, service: str, url: str) -> httpx.Timeout | None:
+    """The timeout of the next attempt: `timeout`, each part cut to the time left before `deadline`."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ServiceError(f"{service} did not answer in time at {url.split('?')[0]}.",
+                           "Check the network with `mia doctor`; search timeouts are the search.* settings.",
+                           service=service, retryable=True)
+    base = timeout or httpx.Timeout(left)
+
+    def cut(part: float | None) -> float:
+        return left if part is None else min(part, left)
+
+    return httpx.Timeout(connect=cut(base.connect), read=cut(base.read), write=cut(base.write), pool=cut(base.pool))
+
+
+def _describe(exc: Exception) -> str:
+    """A transport failure in words: timeouts say which wait ran out."""
+    if isinstance(exc, httpx.ConnectTimeout):
+        return "ConnectTimeout (no connection within the connect timeout)"
+    if isinstance(exc, httpx.ReadTimeout):
+        return "ReadTimeout (no answer within the read timeout)"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def get_json(client: httpx.Client, url: str, *, service: str, **kwargs: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,7 +29,25 @@ NO_PERPLEXITY_KEY = (
     "(set PERPLEXITY_API_KEY or `mia config set perplexity.api_key`)."
 )
 
+SEARCH_RETRY = RetryPolicy(attempts=4, base_delay=0.5, max_delay=10.0)  # a search is one of many: fail sooner
+
 M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class SearchTimeouts:
+    """How long searches wait, in seconds: to connect, for each read, and in total per source.
+
+    `per_source` bounds all of one source's calls in a run (retries included), counted from its first call.
+    """
+
+    connect: float = 5.0
+    read: float = 20.0
+    per_source: float = 60.0
+
+    @property
+    def httpx(self) -> httpx.Timeout:
+        return httpx.Timeout(self.read, connect=self.connect)
 
 
 @dataclass
@@ -63,15 +82,28 @@ class ServiceClient:
     rate: tuple[float, int]  # (requests per second, burst)
 
     def __init__(self, *, http: httpx.Client, base_url: str, limiter: RateLimiter | None = None,
-                 retry: RetryPolicy | None = None) -> None:
+                 retry: RetryPolicy | None = None, timeouts: SearchTimeouts | None = None) -> None:
         self.http = http
         self.base_url = base_url
         self.limiter = limiter or RateLimiter(self.rate[0], burst=self.rate[1])
-        self.retry = retry
+        self.retry = retry or SEARCH_RETRY
+        self.timeouts = timeouts
+        self._deadline: float | None = None
+        self._deadline_lock = threading.Lock()
+
+    def deadline(self) -> float | None:
+        """When this source's time is up (`time.monotonic()`), counted from its first call; None: unbounded."""
+        if self.timeouts is None:
+            return None
+        with self._deadline_lock:
+            if self._deadline is None:
+                self._deadline = time.monotonic() + self.timeouts.per_source
+            return self._deadline
 
     def calls(self) -> ServiceCalls:
         """A fresh counter for the HTTP calls of one search."""
-        return ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry)
+        return ServiceCalls(self.http, self.service, self.setting, self.base_url, self.limiter, self.retry,
+                            timeout=self.timeouts.httpx if self.timeouts else None, deadline=self.deadline())
 
 
 @dataclass
@@ -87,6 +119,8 @@ class ServiceCalls:
     base_url: str
     limiter: RateLimiter | None
     retry: RetryPolicy | None
+    timeout: httpx.Timeout | None = None
+    deadline: float | None = None
     requests: int = 0
     seconds: float = 0.0
 
@@ -99,7 +133,7 @@ class ServiceCalls:
         started = time.perf_counter()
         try:
             return send(self.http, method, self.url(path), service=self.service, retry=self.retry,
-                        limiter=self.limiter, **kwargs)
+                        limiter=self.limiter, timeout=self.timeout, deadline=self.deadline, **kwargs)
         finally:
             self.requests += 1
             self.seconds += time.perf_counter() - started
@@ -195,6 +229,8 @@ def build_search_clients(
         raise UsageError(f"Unknown source '{unknown[0]}'.", f"Valid sources: {', '.join(SOURCE_NAMES)}.")
     clients: dict[str, SearchClient] = {}
     notices: list[str] = []
+    timeouts = SearchTimeouts(connect=settings.search.connect_timeout, read=settings.search.read_timeout,
+                              per_source=settings.search.source_timeout)
     for name in dict.fromkeys(wanted):
         if name == "web":
             key = settings.secret("perplexity.api_key")
@@ -210,4 +246,7 @@ def build_search_clients(
             clients[name] = EuropePMC(http=http, base_url=settings.europepmc.base_url)
         else:
             clients[name] = ClinicalTrials(http=http, base_url=settings.clinicaltrials.base_url)
+        client = clients[name]
+        if isinstance(client, ServiceClient):
+            client.timeouts = timeouts
     return clients, notices

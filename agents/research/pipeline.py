@@ -16,7 +16,7 @@ from mia.agents.research.changes import compute_changes, render_changes
 from mia.agents.research.engine import RunContext
 from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
-from mia.errors import BudgetExceeded, ServiceError
+from mia.errors import BudgetExceeded, ServiceError, SourcesUnreachable
 from mia.models import Source, Usage
 from mia.store import runs as run_store
 from mia.tools.search import SearchClient, SearchResult
@@ -135,30 +135,53 @@ class ResearchPipeline:
     def _search(self, ctx: RunContext, plan: list[dict[str, str]]) -> tuple[list[Source], dict[int, list[int]]]:
         results_per = prompts.DEPTHS[self.params["depth"]]["results"]
         tasks = [(i, name, sq["query"]) for i, sq in enumerate(plan) for name in self.clients]
-        done = 0
+        tally = _SearchTally()
 
         def one(task: tuple[int, str, str]) -> dict[str, Any] | None:
-            nonlocal done
             i, name, query = task
             key = f"search/{name}/{i}"
+            service = self.clients[name].service
+            if service in tally.silent:  # it did not answer before: do not wait for it again
+                tally.failed += 1
+                return None
             try:
                 output = ctx.step(key, lambda: self._search_call(ctx, key, name, query, results_per))
             except BudgetExceeded:
-                self._notice(f"Budget reached: skipped the {self.clients[name].service} search for '{query}'.")
+                tally.over_budget.append(service)
                 return None
             except ServiceError as exc:
-                self._notice(f"{self.clients[name].service} search failed and was skipped: {exc.message}")
+                tally.failed += 1
+                tally.failures.setdefault(service, exc.message)
+                if exc.status is None and exc.retryable:  # no answer at all (timeout, refused, offline)
+                    if service not in tally.silent:
+                        tally.silent.add(service)
+                        self._notice(f"{service} did not answer and was skipped: {exc.message}")
+                else:
+                    self._notice(f"{service} search failed and was skipped: {exc.message}")
                 return None
-            done += 1
-            self.emit("search", {"done": done, "total": len(tasks)})
+            tally.done += 1
+            self.emit("search", {"done": tally.done, "total": len(tasks)})
             return output
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="search") as pool:
             outputs = list(pool.map(one, tasks))
+        if tally.over_budget:
+            self._notice(tally.budget_summary())
         extra = self.params.get("extra_sources") or []
+        if tasks and tally.failed == len(tasks) and not extra:
+            raise self._unreachable(tally.failures)
         if extra:  # given, not searched (a reply to outreach mail): numbered first, read with the last question
             tasks, outputs = [(len(plan) - 1, "given", ""), *tasks], [{"sources": extra}, *outputs]
         return collate(tasks, outputs)
+
+    def _unreachable(self, failures: dict[str, str]) -> SourcesUnreachable:
+        """Every search failed: say so (this is not "no results"), and how to go on."""
+        names = ", ".join(failures)
+        reasons = "; ".join(f"{service}: {why}" for service, why in failures.items())
+        return SourcesUnreachable(
+            f"mia could not reach any source ({names}), so this run found nothing and wrote no report. {reasons}",
+            f"Check the network and the services with `mia doctor`, then continue this run with "
+            f"`mia agents resume {self.params['slug']}`.", failures=failures)
 
     def _search_call(self, ctx: RunContext, key: str, name: str, query: str, n: int) -> dict[str, Any]:
         client = self.clients[name]
@@ -291,6 +314,25 @@ class ResearchPipeline:
         if message not in self.notices:
             self.notices.append(message)
             self.emit("notice", {"message": message})
+
+
+@dataclass
+class _SearchTally:
+    """How the searches of one stage ended."""
+
+    done: int = 0
+    failed: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # service -> the first failure's message
+    silent: set[str] = field(default_factory=set)  # services that did not answer at all
+    over_budget: list[str] = field(default_factory=list)  # one entry per search skipped by the budget
+
+    def budget_summary(self) -> str:
+        counts: dict[str, int] = {}
+        for service in self.over_budget:
+            counts[service] = counts.get(service, 0) + 1
+        n = len(self.over_budget)
+        per = ", ".join(f"{service} {count}" for service, count in counts.items())
+        return f"Budget reached: skipped {n} search{'es' if n != 1 else ''} ({per})."
 
 
 def collate(tasks: list[tuple[int, str, str]], outputs: list[dict[str, Any] | None]

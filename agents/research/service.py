@@ -15,7 +15,7 @@ from mia.agents.llm.client import LLMClient
 from mia.agents.research.budget import Budget
 from mia.agents.research.engine import execute
 from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
-from mia.errors import MiaError, MissingCredentialError, RunConflict, UsageError
+from mia.errors import MiaError, MissingCredentialError, RunConflict, SourcesUnreachable, UsageError
 from mia.settings import ALL_SOURCES, Settings
 from mia.store import agents as agent_store
 from mia.store import runs as run_store
@@ -159,8 +159,9 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
         on_event("notice", {"message": notice})
     try:
         return execute_run(settings, registry, workspace, agent, run.id, llm, clients, on_event)
-    except MiaError:
-        if not any(s["status"] == "done" for s in run_store.run_steps(registry, run.id)):
+    except MiaError as exc:
+        nothing_done = not any(s["status"] == "done" for s in run_store.run_steps(registry, run.id))
+        if nothing_done and not isinstance(exc, SourcesUnreachable):  # unreachable: kept to resume later
             agent_store.delete_agent(registry, agent.id)  # nothing was learned: leave no half-made agent
             workspace.remove_agent(agent.slug)
         raise

@@ -142,3 +142,23 @@ def test_the_limiter_is_consulted_before_every_attempt(fake: FakeService, http: 
     send(http, "GET", URL, service="Svc", limiter=CountingLimiter(1), retry=RetryPolicy(base_delay=0))
 
     assert len(acquired) == 2
+
+
+def test_a_deadline_bounds_every_attempt_and_wait_and_ends_the_retries() -> None:
+    seen: list[dict[str, float | None]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.extensions["timeout"])
+        raise httpx.ConnectError("refused", request=request)
+
+    sleeps = Sleeps()
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    deadline = time.monotonic() + 0.5
+    with client, pytest.raises(ServiceError) as caught:
+        send(client, "GET", URL, service="Svc", retry=RetryPolicy(attempts=1000, base_delay=0.05, max_delay=60),
+             timeout=httpx.Timeout(20.0, connect=5.0), deadline=deadline,
+             sleep=lambda s: (sleeps.append(s), time.sleep(s)))
+    assert time.monotonic() - deadline < 0.3 and len(seen) < 1000
+    assert all(t["read"] <= 0.5 and t["connect"] <= 0.5 for t in seen)  # cut to the time left
+    assert all(s <= 0.5 for s in sleeps)
+    assert caught.value.status is None and caught.value.retryable and "Svc" in caught.value.message
