@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from fakes import shapes
+from fakes import llm_dialects, shapes
 from fakes.corpus import Corpus
 from fakes.shapes import Reply, json_reply
 
@@ -173,7 +173,8 @@ class FakeServices:
                  account_id: str = "acct-test", cf_token: str = "cf-test-token-5f2a9c",
                  pplx_key: str = "pplx-test-key-81bd", models: frozenset[str] = DEFAULT_MODELS,
                  pplx_fields: frozenset[str] = shapes.PPLX_SEARCH_FIELDS, port: int = 0,
-                 stream_pause: float = 0.0005) -> None:
+                 stream_pause: float = 0.0005, unstreamed_models: frozenset[str] = llm_dialects.UNSTREAMED_MODELS,
+                 native_tool_stream: str = "pieces") -> None:
         if llm_shape not in ("legacy", "openai", "auto"):
             raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
         self.corpus = corpus if corpus is not None else Corpus()
@@ -182,6 +183,7 @@ class FakeServices:
         self.fault_rate, self.faults, self.llm_shape = fault_rate, tuple(faults), llm_shape
         self.account_id, self.cf_token, self.pplx_key = account_id, cf_token, pplx_key
         self.models, self.pplx_fields, self.port, self.stream_pause = models, pplx_fields, port, stream_pause
+        self.unstreamed_models, self.native_tool_stream = unstreamed_models, native_tool_stream  # llm_dialects
         self.requests: list[RecordedRequest] = []
         self.errors: list[str] = []  # exceptions raised by the LLM responder
         self._rng = random.Random(seed)
@@ -333,6 +335,11 @@ class FakeServices:
             return shapes.cf_error(400, f"AiError: No such model {model} or task", 5007)
         if m[2] and "messages" not in req.json and "prompt" not in req.json:
             return shapes.cf_error(400, "AiError: Bad input: Error: oneOf at '/' not met, 0 matches required", 5004)
+        refused = llm_dialects.null_content_error(req.json) if m[2] else None
+        if refused is not None:
+            return refused
+        if m[2] and req.json.get("stream") and model in self.unstreamed_models:
+            return llm_dialects.unstreamed_answer()
         reply = self._ask_llm(req.json, model)
         if reply is None:
             return shapes.cf_error(500, "AiError: the fake's LLM responder raised; see FakeServices.errors", 5000)
@@ -343,7 +350,7 @@ class FakeServices:
             self.llm_shape == "auto" and not re.search(r"llama|hermes|mistral", model))
         if stream:
             frames = (shapes.openai_frames(reply, model, cf_final=True) if openai_shape
-                      else shapes.legacy_frames(reply))
+                      else shapes.legacy_frames(reply, self.native_tool_stream))
             return Reply(200, content_type="text/event-stream", frames=frames)
         result = shapes.openai_completion(reply, model) if openai_shape else shapes.legacy_result(reply)
         return json_reply(200, {"result": result, "success": True, "errors": [], "messages": []})

@@ -130,12 +130,13 @@ def text_pieces(text: str) -> list[str]:
     return re.findall(r"\s*\S{1,6}|\s+", text)
 
 
-def legacy_frames(reply: LLMReply) -> list[bytes]:
-    """Legacy native stream: response pieces with `p` padding, then the usage frame, then [DONE]."""
+def legacy_frames(reply: LLMReply, tool_form: str = "pieces") -> list[bytes]:
+    """Legacy native stream: response pieces with `p` padding, tool calls (llm_dialects), usage, [DONE]."""
+    from fakes.llm_dialects import native_tool_frames
+
     frames = [sse({"response": piece, "p": SSE_PAD[: 1 + i % 17]}) for i, piece in enumerate(text_pieces(
         reply_text(reply)))]
-    if reply.tool_calls:  # not confirmed for legacy models (API_NOTES 1.4); sent as one frame
-        frames.append(sse({"response": "", "tool_calls": legacy_result(reply)["tool_calls"]}))
+    frames += native_tool_frames(reply, tool_form)
     return [*frames, sse({"response": "", "usage": _usage(reply)}), b"data: [DONE]\n\n"]
 
 
