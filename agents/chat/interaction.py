@@ -228,7 +228,7 @@ class InteractionAgent:
                 return [{"role": "assistant", "content": message.content}]
             if self.legacy:  # each call is re-sent just before its result (Workers AI's documented form)
                 return []
-            return [{"role": "assistant", "content": message.content or None, "tool_calls": [
+            return [{"role": "assistant", "content": message.content or "", "tool_calls": [
                 {"id": c["id"], "type": "function",
                  "function": {"name": c["name"], "arguments": c["raw_arguments"] or _json(c["arguments"])}}
                 for c in calls]}]

@@ -28,6 +28,8 @@ MODEL_REJECTED_CODES = {5007, 3042, 5016, 5028}
 ALLOWANCE_CODES = {3036, 4006}
 CONTEXT_CODES = {3006, 3030, 5021}
 JSON_MODE_UNMET = "json mode couldn't be met"
+# (base URL, model) pairs that answered a streamed request with plain JSON: asked unstreamed from then on.
+NOT_STREAMING: set[tuple[str, str]] = set()
 
 
 class LLMOutputError(MiaError):
@@ -127,21 +129,30 @@ class LLMClient:
                tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMResponse:
         """One streamed turn; on_text gets each visible piece as it arrives, tool calls come back assembled.
 
-        An exception raised by on_text (a cancelled answer) closes the connection, so generation stops.
+        A model that answers a streamed request with a plain JSON envelope instead of SSE (Workers AI's
+        gpt-oss on /ai/run; workers-ai-provider `src/utils.ts` retries those without streaming) is asked
+        again without streaming, and from then on never streamed while this process runs; its reply reaches
+        on_text in one piece. An exception raised by on_text (a cancelled answer) closes the connection, so
+        generation stops.
         """
+        if (self.base_url, self.model) in NOT_STREAMING:
+            return self._unstreamed(messages, on_text, tools=tools, max_tokens=max_tokens)
         body = self._body(messages, max_tokens=max_tokens, temperature=None, stream=True, tools=tools)
         started = time.monotonic()
         response = self._post(body, stream=True)
         try:
-            if "json" in response.headers.get("content-type", ""):  # the server ignored stream: true
+            if "event-stream" not in response.headers.get("content-type", "event-stream"):
                 response.read()
-                reply = self._reply(decode_json(response, self.service), started)
-                if reply.text:
-                    on_text(reply.text)
-                return reply
+                payload = decode_json(response, self.service)
+                if self._has_answer(payload):  # a server that ignored stream: true but answered in full
+                    return self._shown(self._reply(payload, started), on_text)
+                NOT_STREAMING.add((self.base_url, self.model))
+                response.close()
+                return self._unstreamed(messages, on_text, tools=tools, max_tokens=max_tokens)
             state = StreamState(self.service)
             for data in iter_sse_data(response.iter_bytes()):
                 if data.strip() == "[DONE]":
+                    state.done = True
                     break
                 for frame in parse_frames(data):
                     state.handle(frame, on_text)
@@ -154,6 +165,22 @@ class LLMClient:
         usage = self.pricing.usage(state.usage, int((time.monotonic() - started) * 1000))
         return LLMResponse(text=text, tool_calls=parse_tool_calls(state.tool_calls()), usage=usage,
                            finish_reason=state.finish_reason)
+
+    def _unstreamed(self, messages: list[dict[str, Any]], on_text: Callable[[str], None], *,
+                    tools: list[dict[str, Any]] | None, max_tokens: int | None) -> LLMResponse:
+        """A streamed turn asked without streaming (the model cannot stream here); the text is shown at once."""
+        return self._shown(self._complete(messages, tools=tools, max_tokens=max_tokens), on_text)
+
+    @staticmethod
+    def _shown(reply: LLMResponse, on_text: Callable[[str], None]) -> LLMResponse:
+        if reply.text:
+            on_text(reply.text)
+        return reply
+
+    def _has_answer(self, payload: Any) -> bool:
+        """Whether a JSON body holds a usable reply (not gpt-oss's empty `result` to a streamed request)."""
+        normal = normalise_result(self._unwrap(payload))
+        return normal is not None and bool(normal.text or normal.tool_calls)
 
     def structured(self, messages: list[dict[str, Any]], schema: type[T], *, max_tokens: int | None = None
                    ) -> tuple[T, list[LLMResponse]]:
@@ -212,7 +239,7 @@ class LLMClient:
               stream: bool, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         # Always send max_tokens: Workers AI otherwise stops at 256 tokens.
         body: dict[str, Any] = {
-            "messages": messages,
+            "messages": [_string_content(m) for m in messages],
             "max_tokens": max_tokens or self.max_tokens,
             "temperature": self.temperature if temperature is None else temperature,
             "stream": stream,
@@ -296,6 +323,15 @@ class LLMClient:
             exc.hint = self._hint_for(exc) or "Try again; check `mia doctor` if it keeps happening."
             raise exc
         return result
+
+
+def _string_content(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with `content` a string: Workers AI model schemas require a string (or parts), never null.
+
+    Sources: the model JSON schemas in cloudflare/cloudflare-docs (`content` is `oneOf` string | array and
+    required), and workers-ai-provider `normalizeMessagesForBinding` (null content becomes "").
+    """
+    return message if message.get("content") is not None else {**message, "content": ""}
 
 
 def estimate_tokens(messages: list[dict[str, Any]]) -> int:

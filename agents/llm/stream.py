@@ -134,6 +134,8 @@ class StreamState:
     think: ThinkFilter = field(default_factory=ThinkFilter)
     calls: dict[int, dict[str, Any]] = field(default_factory=dict)  # streamed tool calls by index, as assembled
     whole_calls: list[Any] = field(default_factory=list)  # legacy frames carry each call whole
+    done: bool = False  # the server sent `data: [DONE]`
+    raw_text: str = ""  # everything the model wrote, <think> blocks included (to tell "empty" from "all reasoning")
 
     def handle(self, frame: Any, on_text: Callable[[str], None]) -> None:
         """Apply one frame (legacy `response` or OpenAI `choices[].delta`); on_text gets visible text."""
@@ -153,9 +155,30 @@ class StreamState:
             self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
         elif isinstance(frame.get("response"), str):
             piece = frame["response"]
-        if isinstance(frame.get("tool_calls"), list):  # legacy shape: {"response": "", "tool_calls": [...]}
-            self.whole_calls.extend(frame["tool_calls"])
+        if isinstance(frame.get("finish_reason"), str) and frame["finish_reason"]:
+            self.finish_reason = frame["finish_reason"]  # native frames carry it at the top level
+        if isinstance(frame.get("tool_calls"), list):
+            self._add_native_calls(frame["tool_calls"])
+        self.raw_text += piece
         self._emit(self.think.feed(piece), on_text)
+
+    def _add_native_calls(self, items: list[Any]) -> None:
+        """Top-level `tool_calls` on the native endpoint: whole calls, or pieces that carry an `index`.
+
+        Pieces (workers-ai-provider `src/streaming.ts`, "Chunk A … Chunk D"): `{id, type, index, function:
+        {name}}`, then `{index, function: {arguments: "<fragment>"}}` frames, then a closing frame with `id`,
+        `type` and `function.name` all null, which carries nothing. A call without `index` is whole.
+        """
+        pieces = []
+        for item in items:
+            if not isinstance(item, dict) or _is_closing_piece(item):
+                continue
+            if isinstance(item.get("index"), int):
+                pieces.append(item if "function" in item else {**item, "function": {
+                    "name": item.get("name"), "arguments": item.get("arguments")}})
+            else:
+                self.whole_calls.append(item)
+        self._add_call_deltas(pieces)
 
     def _add_call_deltas(self, deltas: Any) -> None:
         """Assemble OpenAI tool-call deltas: id and name come first, the arguments arrive in fragments."""
@@ -171,9 +194,9 @@ class StreamState:
             if isinstance(name, str) and name and call["name"] != name:
                 call["name"] += name  # servers send the name once; a few split it like the arguments
             arguments = function.get("arguments")
-            if isinstance(arguments, str):
+            if isinstance(arguments, str) and isinstance(call["arguments"], str):
                 call["arguments"] += arguments
-            elif isinstance(arguments, dict):  # a server that sends the parsed object at once
+            elif isinstance(arguments, dict) and arguments:  # a server that sends the parsed object at once
                 call["arguments"] = arguments
 
     def tool_calls(self) -> list[Any]:
@@ -191,6 +214,13 @@ class StreamState:
         if text:
             self.pieces.append(text)
             on_text(text)
+
+
+def _is_closing_piece(item: dict[str, Any]) -> bool:
+    """The frame that closes a streamed native tool call: no id, no name, no arguments."""
+    function = item["function"] if isinstance(item.get("function"), dict) else item
+    arguments = function.get("arguments")
+    return not item.get("id") and not function.get("name") and arguments in (None, "", {})
 
 
 def _raise_stream_error(frame: dict[str, Any], service: str) -> None:
