@@ -15,6 +15,7 @@ from mia.commands import (
     config,
     doctor,
     inbox,
+    mcp,
     research,
     sync,
     triggers,
@@ -50,6 +51,7 @@ app.command("usage")(usage.usage)
 app.command("doctor")(doctor.doctor)
 app.command("ask")(chat.ask)  # the Interaction Agent: one turn
 app.command("chat")(chat.chat)  # the Interaction Agent: the TUI
+app.command("mcp")(mcp.mcp)  # mia for other AI tools: an MCP server over stdio
 
 
 def _version(value: bool) -> None:

@@ -98,7 +98,8 @@ def test_importing_the_core_loads_no_front_end_library() -> None:
 
 def test_the_cli_module_does_not_import_heavy_libraries_at_startup() -> None:
     loaded = modules_after("import mia.commands.app")
-    assert not loaded & {"httpx", "boto3", "botocore", "textual", "sqlite_utils", "pydantic"}
+    assert not loaded & {"httpx", "boto3", "botocore", "textual", "sqlite_utils", "pydantic", "mcp", "mcp_types",
+                          "starlette"}
 
 
 def test_the_installed_package_carries_its_data_files() -> None:
