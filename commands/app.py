@@ -16,6 +16,7 @@ from mia.commands import (
     doctor,
     inbox,
     mcp,
+    report,
     research,
     sync,
     triggers,
@@ -47,6 +48,7 @@ app.add_typer(inbox.app, name="inbox")
 app.add_typer(sync.app, name="sync")
 app.add_typer(approvals.app, name="approvals")
 app.command("research")(research.research)
+app.command("report")(report.report)
 app.command("usage")(usage.usage)
 app.command("doctor")(doctor.doctor)
 app.command("ask")(chat.ask)  # the Interaction Agent: one turn

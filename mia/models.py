@@ -25,6 +25,10 @@ class Source(BaseModel):
     phases: list[str] = Field(default_factory=list)
     sponsor: str | None = None
     query: str | None = None
+    # Bibliographic facts for citing and exporting (papers; empty when the service gives none).
+    authors: list[str] = Field(default_factory=list)  # "Last Initials", in the order the article lists them
+    journal: str | None = None
+    doi: str | None = None
 
     @property
     def dedupe_key(self) -> str:
