@@ -51,9 +51,12 @@ class EuropePMC(ServiceClient):
     rate = (10.0, 10)
 
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
-        """Search Europe PMC for `query`, by relevance."""
+        """Search Europe PMC for `query`, by relevance, with MeSH synonyms on as the website searches.
+
+        REST `synonym` is off by default (europepmc.org/RestfulWebService); `synonym=true` matches the site.
+        """
         calls = self.calls()
-        body = calls.get_json("search", {"query": query, "format": "json", "resultType": "core",
+        body = calls.get_json("search", {"query": query, "format": "json", "resultType": "core", "synonym": "true",
                                          "pageSize": clamp(max_results, MAX_RESULTS)})
         payload = calls.validate(_SearchResponse, body)
         if payload.result_list is None:
