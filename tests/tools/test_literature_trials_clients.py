@@ -110,7 +110,7 @@ def test_europe_pmc_search_asks_for_core_json_records(fake: FakeService, http: h
     result = europepmc(http).search("duchenne exon skipping", max_results=3)
 
     assert fake.params(0) == {"query": "duchenne exon skipping", "format": "json", "resultType": "core",
-                              "pageSize": "3"}
+                              "synonym": "true", "pageSize": "3"}
     assert [s.identifier for s in result.sources] == ["39011111", "10.1101/2025.02.11.637001", "PMC10999999"]
     assert result.usage.service == "Europe PMC" and result.usage.requests == 1
 
