@@ -107,3 +107,28 @@ def record_cloud_fire(registry: Registry, trigger_id: int, slot: str, run_id: st
     registry.execute(
         "INSERT OR IGNORE INTO trigger_fires (trigger_id, slot, run_id, claimed_by, claimed_at, coalesced) "
         "VALUES (?, ?, ?, 'cloud', ?, 1)", (trigger_id, slot, run_id, utcnow()))
+
+
+def _generation_key(workflow: str, trigger_id: int) -> str:
+    return f"cloud.generation.{workflow}.{trigger_id}"
+
+
+def get_generation(registry: Registry, workflow: str, trigger_id: int) -> int:
+    """The instance-id generation the trigger's next chain in `workflow` starts with (0 at first).
+
+    Kept in the `state` table, so it outlives the trigger's cloud_triggers row: ids of an ended chain stay
+    taken in Workflows, and a chain started again must use new ones.
+    """
+    row = registry.one("SELECT value FROM state WHERE key = ?", (_generation_key(workflow, trigger_id),))
+    return int(row["value"]) if row and str(row["value"]).isdigit() else 0
+
+
+def next_generation(registry: Registry, workflow: str, trigger_id: int, after: int) -> int:
+    """Move the trigger's generation past `after` (never backwards) and return the new one."""
+    with registry.write() as db:
+        row = db.execute("SELECT value FROM state WHERE key = ?", (_generation_key(workflow, trigger_id),)).fetchone()
+        current = int(row[0]) if row and str(row[0]).isdigit() else 0
+        value = max(current, after + 1)
+        db.execute("INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                   (_generation_key(workflow, trigger_id), str(value)))
+    return value

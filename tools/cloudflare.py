@@ -2,6 +2,12 @@
 
 Every call goes through `settings.cloudflare.api_base_url` with `send` (retries, backoff). Errors carry the
 API's code and message and name the token permission the operation needs.
+
+Documentation followed (checked 2026-11-30): `cloudflare/cloudflare-python` (workflows/instances resources),
+`cloudflare/workers-sdk` (wrangler `workflows instances list` pages with `fetchCursorPage`: `result_info.cursor`,
+`page` removed; `instances restart` is `PATCH …/status {"status": "restart"}`), `cloudflare/cloudflare-docs`
+changelog (2025-11-12 instance restarts; 2026-06-05 saga rollbacks, whose instances report `rollingBack`).
+A 409 is a conflict, never retried: retrying cannot change the answer.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import json
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -26,7 +33,12 @@ AI_READ = "Workers AI Read"
 AUTH_CODES = {9106, 9109, 10000, 10001}
 ACCOUNT_CODES = {7003, 10007}
 ALREADY_EXISTS = re.compile(r"already[ _.-]?exists|duplicate", re.IGNORECASE)
-LIVE_STATUSES = ("queued", "running", "paused", "waiting", "waitingForPause")
+# Statuses of an instance that may still run (and must be terminated to stop it): the SDK's list plus
+# `rollingBack` (saga rollbacks, Workflows changelog 2026-06-05).
+LIVE_STATUSES = ("queued", "running", "paused", "waiting", "waitingForPause", "rollingBack")
+DONE_STATUSES = ("complete", "errored", "terminated")
+NOT_RETRIED = frozenset({409})  # a conflict (e.g. instance.already_exists) stays one however often it is sent
+MAX_PAGES = 10_000  # a guard against a server that hands back the same cursor forever
 
 
 class CloudflareError(ServiceError):
@@ -84,7 +96,8 @@ class CloudflareAPI:
         self.base = f"{base_url.rstrip('/')}/accounts/{account_id}"
         self.account_id = account_id
         self._token = api_token
-        self.retry = retry or RetryPolicy(attempts=5)
+        retry = retry or RetryPolicy(attempts=5)
+        self.retry = replace(retry, statuses=retry.statuses - NOT_RETRIED)
         self.sleep = sleep
 
     def __repr__(self) -> str:
@@ -100,6 +113,11 @@ class CloudflareAPI:
 
     def _call(self, method: str, path: str, *, what: str, permission: str = SCRIPTS_EDIT,
               retry: RetryPolicy | None = None, **kwargs: Any) -> Any:
+        return self._envelope(method, path, what=what, permission=permission, retry=retry, **kwargs).get("result")
+
+    def _envelope(self, method: str, path: str, *, what: str, permission: str = SCRIPTS_EDIT,
+                  retry: RetryPolicy | None = None, **kwargs: Any) -> dict[str, Any]:
+        """The whole `{result, result_info, success, errors}` envelope of one call."""
         headers = {"Authorization": f"Bearer {self._token}", **kwargs.pop("headers", {})}
         try:
             response = send(self.http, method, f"{self.base}{path}", service=SERVICE, retry=retry or self.retry,
@@ -112,7 +130,7 @@ class CloudflareAPI:
             raise CloudflareError(f"Cloudflare API refused {what}: {errors[0].get('message', 'no message')}",
                                   None, status=response.status_code, code=errors[0].get("code"),
                                   permission=permission)
-        return body.get("result") if isinstance(body, dict) else body
+        return body if isinstance(body, dict) else {"result": body}
 
     # --- scripts and workflows ------------------------------------------------------------------------------
 
@@ -157,12 +175,15 @@ class CloudflareAPI:
     # --- instances ------------------------------------------------------------------------------------------
 
     def create_instance(self, workflow: str, instance_id: str, params: dict[str, Any]) -> bool:
-        """Create an instance with `instance_id` (REST takes `instance_id`, not `id`); False if it already exists.
+        """Create an instance with `instance_id` (REST takes `instance_id`, not `id`); False if the id is taken.
 
-        Sent with attempts=1 so a 409 "already exists" is never retried; 429 and 5xx are retried here.
+        Instance ids are never reusable while the Workflow exists: a terminated or finished instance keeps its id
+        and a create answers 409 `instance.already_exists` (workers-types: "If a provided id exists, an error
+        will be thrown"). False therefore means "nothing was created": the caller must look at the existing
+        instance (`get_instance`) before counting it as its own. A 409 is never retried; 429 and 5xx are.
         """
         body: dict[str, Any] = {"instance_id": instance_id, "params": params}
-        policy = RetryPolicy(attempts=1)
+        policy = RetryPolicy(attempts=1, statuses=self.retry.statuses)
         for attempt in range(1, self.retry.attempts + 1):
             try:
                 self._call("POST", f"/workflows/{workflow}/instances", json=body, retry=policy,
@@ -191,18 +212,29 @@ class CloudflareAPI:
         return dict(result or {})
 
     def list_instances(self, workflow: str, status: str) -> list[dict[str, Any]]:
-        """Every instance of the Workflow in one status, page by page."""
+        """Every instance of the Workflow in one status, following `result_info.cursor` until it is empty.
+
+        The API pages by cursor; `page` is deprecated and may not be sent with `cursor`, and the page size is
+        the server's to choose, so a short page says nothing about the end (wrangler's `fetchCursorPage`).
+        """
         found: list[dict[str, Any]] = []
-        page = 1
-        while True:
-            result = self._call("GET", f"/workflows/{workflow}/instances", permission=SCRIPTS_READ,
-                                params={"status": status, "page": page, "per_page": 100},
-                                what=f"listing the instances of '{workflow}'")
-            batch = list(result or [])
-            found += batch
-            if len(batch) < 100:
+        cursor: str | None = None
+        for _ in range(MAX_PAGES):
+            params = {"status": status, **({"cursor": cursor} if cursor else {})}
+            body = self._envelope("GET", f"/workflows/{workflow}/instances", permission=SCRIPTS_READ, params=params,
+                                  what=f"listing the instances of '{workflow}'")
+            found += list(body.get("result") or [])
+            info = body.get("result_info")
+            following = info.get("cursor") if isinstance(info, dict) else None
+            if not following or following == cursor:
                 return found
-            page += 1
+            cursor = str(following)
+        return found
+
+    def restart_instance(self, workflow: str, instance_id: str) -> None:
+        """Run an existing instance again from the start with its own params (`PATCH …/status restart`)."""
+        self._call("PATCH", f"/workflows/{workflow}/instances/{instance_id}/status", json={"status": "restart"},
+                   what=f"restarting the instance '{instance_id}'")
 
     def terminate_instance(self, workflow: str, instance_id: str) -> None:
         """Terminate one instance; one that is already gone or finished is fine."""

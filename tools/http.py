@@ -26,6 +26,7 @@ class RetryPolicy:
     attempts: int = 6
     base_delay: float = 0.5
     max_delay: float = 20.0
+    statuses: frozenset[int] = RETRYABLE_STATUS  # the HTTP statuses worth another attempt
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -165,7 +166,7 @@ def send(
         if stream:
             response.read()
             response.close()
-        transient = response.status_code in RETRYABLE_STATUS
+        transient = response.status_code in retry.statuses
         if not transient or attempt == retry.attempts:
             _raise_for(response, service, hint, retryable=transient)
         if _past(deadline):

@@ -15,9 +15,14 @@ of triggers cost one waiting instance each (waiting instances are not "running")
 the 1,024/10,000 per instance, and a deploy creates at most one instance per trigger, well within the creation
 rate limit (100/s per workflow). Completed instances are kept for the plan's retention (3 or 30 days).
 
-Idempotency: the script is uploaded only when the content hash of script + bindings changes; instance ids are
-deterministic and "already exists" counts as success; a trigger whose schedule, instruction or agent settings
-change gets a new fingerprint, so its old chain is terminated and a new one created.
+Idempotency: the script is uploaded only when the content hash of script + bindings changes. Instance ids are
+deterministic within a chain, `trg-<trigger>-<fingerprint>-g<generation>-<slot>`, and never reused: Workflows
+keep a terminated or finished instance's id for good (409 `instance.already_exists`), so every chain that starts
+after another ended (undeploy, pause → deploy → resume → deploy, a changed fingerprint) takes the trigger's next
+generation, which the registry keeps beyond the chain. A create that answers "already exists" counts only when the
+existing instance is live (a deploy that died after creating it); otherwise the next generation is tried, and a
+refused creation is never recorded as created. A trigger whose schedule, instruction or agent settings change gets
+a new fingerprint, so its old chain is terminated and a new one created.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from mia.agents.cloud.worker import (
 from mia.agents.llm.shapes import NEURONS_PER_M
 from mia.agents.schedule.rules import iso, parse_utc
 from mia.agents.schedule.triggers import schedule_of
-from mia.errors import UsageError
+from mia.errors import ServiceError, UsageError
 from mia.settings import Settings
 from mia.store import agents as agent_store
 from mia.store import cloud as cloud_store
@@ -52,6 +57,7 @@ from mia.tools.cloudflare import LIVE_STATUSES, CloudflareAPI, require_cloud_set
 WORKFLOW_NAME = "mia-research"
 SCRIPT_NAME = "mia-agents"
 MAX_KEPT_SLOTS = 4000  # planned slots remembered per trigger (for `status --remote`)
+MAX_GENERATION_TRIES = 5  # ids found taken by dead instances before giving up
 
 
 @dataclass
@@ -122,32 +128,68 @@ def _deploy_trigger(registry: Registry, api: CloudflareAPI, trigger: trigger_sto
     agent = agent_store.get_agent(registry, trigger.agent_id)
     params = trigger_params(trigger, agent, "")
     fp = fingerprint(params, trigger)
-    prefix = params["id_prefix"] = instance_prefix(trigger.id, fp)
     change = TriggerChange(trigger.id, agent.slug, "unchanged", horizon=row.horizon if row else None)
     if row is not None and row.fingerprint == fp:
         if not _needs_top_up(row, now):
             return change
         slots = plan_slots(schedule_of(trigger), parse_utc(row.horizon or iso(now)), now + timedelta(days=HORIZON_DAYS))
-        if slots:
-            change.instance = instance_id(prefix, slots[0])
-            api.create_instance(workflow, change.instance, {**params, "slot": slots[0], "slots": slots[1:]})
-            _save(registry, trigger, agent.slug, workflow, fp, prefix, row.slots + slots, None, slots[-1])
+        if not slots:
+            return change
+        head = instance_id(row.id_prefix, slots[0])
+        params["id_prefix"] = row.id_prefix
+        if api.create_instance(workflow, head, {**params, "slot": slots[0], "slots": slots[1:]}) or \
+                _is_live(api, workflow, head):
+            change.instance = head
+            _save(registry, trigger, agent.slug, workflow, fp, row.id_prefix, row.slots + slots, None, slots[-1])
             change.action, change.horizon = "extended", slots[-1]
-        return change
+            return change
     if row is not None:
         change.terminated = terminate_chain(api, workflow, row.id_prefix)
+        cloud_store.next_generation(registry, workflow, trigger.id, _generation_of(row.id_prefix))
     slots, every = _first_segment(trigger, now)
     if not slots:
         if row is not None:
             cloud_store.delete_cloud_trigger(registry, trigger.id)
         change.action = "nothing-due"
         return change
-    change.instance = instance_id(prefix, slots[0])
-    api.create_instance(workflow, change.instance, {**params, "slot": slots[0], "slots": slots[1:], "every": every})
+    prefix, change.instance = _start_chain(registry, api, workflow, trigger.id, fp,
+                                           {**params, "slot": slots[0], "slots": slots[1:], "every": every})
     horizon = None if every else slots[-1]
     _save(registry, trigger, agent.slug, workflow, fp, prefix, slots, every, horizon)
     change.action, change.horizon = ("replaced" if row is not None else "created"), horizon
     return change
+
+
+def _start_chain(registry: Registry, api: CloudflareAPI, workflow: str, trigger_id: int, fp: str,
+                 params: dict[str, Any]) -> tuple[str, str]:
+    """Create a chain's first instance under the trigger's current generation: (id prefix, instance id).
+
+    "Already exists" is accepted only for a live instance (this very chain, from a deploy that stopped before
+    recording it); an id held by a finished or terminated instance moves on to the next generation.
+    """
+    generation = cloud_store.get_generation(registry, workflow, trigger_id)
+    for _ in range(MAX_GENERATION_TRIES):
+        prefix = instance_prefix(trigger_id, fp, generation)
+        iid = instance_id(prefix, params["slot"])
+        if api.create_instance(workflow, iid, {**params, "id_prefix": prefix}) or _is_live(api, workflow, iid):
+            return prefix, iid
+        generation = cloud_store.next_generation(registry, workflow, trigger_id, generation)
+    raise ServiceError(f"Cloudflare refused every new instance id for trigger {trigger_id} ('{iid}' and the "
+                       f"{MAX_GENERATION_TRIES - 1} before it already exist and are not running).",
+                       "Check the Workflow's instances with `mia triggers status --remote` or the dashboard, "
+                       "then deploy again.", service="Cloudflare API")
+
+
+def _is_live(api: CloudflareAPI, workflow: str, iid: str) -> bool:
+    """Whether the instance exists and may still run (GET …/instances/{id})."""
+    found = api.get_instance(workflow, iid)
+    return found is not None and found.get("status") in LIVE_STATUSES
+
+
+def _generation_of(prefix: str) -> int:
+    """The generation in `trg-<t>-<fp>-g<n>-` (0 for prefixes made before generations existed)."""
+    part = prefix.rstrip("-").rsplit("-", 1)[-1]
+    return int(part[1:]) if part.startswith("g") and part[1:].isdigit() else 0
 
 
 def _first_segment(trigger: trigger_store.TriggerRecord, now: datetime) -> tuple[list[str], dict[str, Any] | None]:
@@ -189,8 +231,9 @@ def terminate_chain(api: CloudflareAPI, workflow: str, prefix: str) -> list[str]
 
 
 def withdraw(registry: Registry, api: CloudflareAPI, row: cloud_store.CloudTrigger, action: str) -> TriggerChange:
-    """Terminate a trigger's chain of instances and forget that it is deployed."""
+    """Terminate a trigger's chain of instances and forget that it is deployed (its ids stay taken)."""
     terminated = terminate_chain(api, row.workflow, row.id_prefix)
+    cloud_store.next_generation(registry, row.workflow, row.trigger_id, _generation_of(row.id_prefix))
     cloud_store.delete_cloud_trigger(registry, row.trigger_id)
     return TriggerChange(row.trigger_id, row.agent, action, terminated=terminated)
 

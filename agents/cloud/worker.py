@@ -144,12 +144,17 @@ def fingerprint(params: dict[str, Any], trigger: TriggerRecord) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:6]
 
 
-def instance_prefix(trigger_id: int, fp: str) -> str:
-    return f"trg-{trigger_id}-{fp}-"
+def instance_prefix(trigger_id: int, fp: str, generation: int = 0) -> str:
+    """`trg-<trigger>-<fingerprint>-g<generation>-`: a new generation for every chain started after one ended.
+
+    Workflows never hand out an instance id twice (a terminated instance keeps its id), so a chain that starts
+    again after an undeploy must not ask for the ids of the one before.
+    """
+    return f"trg-{trigger_id}-{fp}-g{generation}-"
 
 
 def instance_id(prefix: str, slot: str) -> str:
-    """`trg-<trigger>-<fingerprint>-<slot compact>`: ≤100 characters of [a-zA-Z0-9-_], as Workflows require."""
+    """`<prefix><slot compact>`: ≤100 characters of [a-zA-Z0-9-_], as Workflows require."""
     return prefix + slot.replace("-", "").replace(":", "")
 
 

@@ -19,7 +19,7 @@ from mia.store.db import open_registry
 
 PPLX_KEY = "pplx-secret-key-for-cloud-7c1e"
 NCBI_KEY = "ncbi-secret-key-44aa"
-ID_RE = re.compile(r"^trg-(\d+)-[0-9a-f]{6}-\d{8}T\d{6}Z$")
+ID_RE = re.compile(r"^trg-(\d+)-[0-9a-f]{6}-g\d+-\d{8}T\d{6}Z$")
 
 
 @pytest.fixture

@@ -3,6 +3,20 @@
 It checks each request's shape the way the real API would fail it (multipart parts, metadata JSON, binding
 types, the main module's part name and content type, `instance_id` rather than `id`) and records anything a
 test should fail on in `violations`: above all a secret outside a secret_text binding.
+
+Workflows behaviour, as documented (checked 2026-11-30):
+- Instance ids are never reusable while the Workflow exists: a terminated, errored or complete instance keeps
+  its id and a create with it answers 409 `instance.already_exists` (workers-types `Workflow.create`: "If a
+  provided id exists, an error will be thrown"; API_NOTES §2.2 gotcha 3).
+- `PATCH …/instances/{id}/status` takes `pause | resume | terminate | restart` (cloudflare-python
+  `status_edit_params`; `restart` from the 2025-11-12 changelog and wrangler `instances restart`); restart runs
+  the instance again from the start with its original params. Terminating a finished instance is a 409.
+- Listing instances pages by cursor: the server picks the page size (`page_size` here, whatever `per_page`
+  asks above it), the next page's cursor is `result_info.cursor` ("" on the last page), and `page` is
+  deprecated and refused together with `cursor` (wrangler `fetchCursorPage`, workers-sdk "perform pagination
+  with cursor to list all instances").
+- Statuses include `rollingBack` (saga rollbacks, changelog 2026-06-05): a live status.
+- R2 bindings take `jurisdiction` eu | fedramp | fedramp-high (cloudflare-go) | us (R2 changelog 2026-08-17).
 """
 
 from __future__ import annotations
@@ -21,6 +35,9 @@ from urllib.parse import parse_qs, urlsplit
 BINDING_KEYS = {"workflow": {"name", "workflow_name", "class_name"}, "r2_bucket": {"name", "bucket_name"},
                 "ai": {"name"}, "secret_text": {"name", "text"}, "plain_text": {"name", "text"}}
 INSTANCE_ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
+R2_JURISDICTIONS = {"eu", "fedramp", "fedramp-high", "us"}
+FINISHED = {"complete", "errored", "terminated"}
+STATUS_ACTIONS = {"pause": "paused", "resume": "running", "terminate": "terminated", "restart": "queued"}
 
 
 @dataclass
@@ -52,8 +69,9 @@ class FakeCloudflareAPI:
     """`/client/v4/accounts/{id}/workers/scripts/*` and `/workflows/*` on 127.0.0.1."""
 
     def __init__(self, *, account_id: str = "acct-test", token: str = "cf-test-token-5f2a9c",
-                 secrets: tuple[str, ...] = ()) -> None:
+                 secrets: tuple[str, ...] = (), page_size: int = 25) -> None:
         self.account_id, self.token, self.secrets = account_id, token, secrets
+        self.page_size = page_size  # the server's choice, whatever per_page asks for
         self.state = FakeState()
         self.calls: list[Call] = []
         self.violations: list[str] = []
@@ -186,6 +204,8 @@ class FakeCloudflareAPI:
                 problems.append(f"unknown binding type {b.get('type')!r}")
             elif not needed <= set(b):
                 problems.append(f"binding {b.get('name')!r} lacks {sorted(needed - set(b))}")
+            elif b.get("type") == "r2_bucket" and "jurisdiction" in b and b["jurisdiction"] not in R2_JURISDICTIONS:
+                problems.append(f"unknown R2 jurisdiction {b['jurisdiction']!r}")
         for secret in self.secrets:
             if secret in module:
                 problems.append("a secret is in the module text")
@@ -208,21 +228,43 @@ class FakeCloudflareAPI:
         if rest == "/instances" and method == "POST":
             return self._create(instances, body)
         if rest == "/instances" and method == "GET":
-            wanted = query.get("status", [None])[0]
-            page, per = int(query.get("page", ["1"])[0]), int(query.get("per_page", ["25"])[0])
-            rows = [{"id": i, **v} for i, v in instances.items() if wanted in (None, v["status"])]
-            return (*envelope(rows[(page - 1) * per: page * per]), None)
+            return self._list(instances, query)
         m = re.fullmatch(r"/instances/([^/]+)(/status)?", rest)
         if not m or m[1] not in instances:
             return (*error(404, 10201, "instance.not_found"), body)
         instance = instances[m[1]]
         if m[2] and method == "PATCH":
-            if body != {"status": "terminate"}:
-                return (*error(400, 10001, f"unsupported status change {body!r}"), body)
-            instance["status"] = "terminated"
-            return (*envelope({"status": "terminated", "timestamp": "now"}), body)
+            return self._change_status(instance, body)
         return (*envelope({"status": instance["status"], "params": instance["params"], "error": instance["error"],
                            "output": None, "steps": []}), None)
+
+    def _list(self, instances: dict[str, dict[str, Any]], query: dict[str, list[str]]) -> tuple[int, Any, Any]:
+        """One page of instances: cursor paging, the server's page size, `page` refused alongside `cursor`."""
+        if "page" in query and "cursor" in query:
+            return (*error(400, 10001, "page and cursor are mutually exclusive"), None)
+        wanted = query.get("status", [None])[0]
+        rows = [{"id": i, **v} for i, v in instances.items() if wanted in (None, v["status"])]
+        size = min(self.page_size, int(query.get("per_page", [str(self.page_size)])[0]))
+        if "page" in query:  # deprecated offset paging, still answered
+            start = (int(query["page"][0]) - 1) * size
+        else:
+            cursor = query.get("cursor", [""])[0]
+            start = int(cursor[3:]) if cursor.startswith("cur") and cursor[3:].isdigit() else 0
+        page = rows[start:start + size]
+        following = f"cur{start + size}" if start + size < len(rows) else ""
+        return 200, {"result": page, "success": True, "errors": [], "messages": [],
+                     "result_info": {"cursor": following, "per_page": size, "count": len(page)}}, None
+
+    @staticmethod
+    def _change_status(instance: dict[str, Any], body: Any) -> tuple[int, Any, Any]:
+        action = body.get("status") if isinstance(body, dict) else None
+        if action not in STATUS_ACTIONS:
+            return (*error(400, 10001, f"unsupported status change {body!r}"), body)
+        if action in ("pause", "resume", "terminate") and instance["status"] in FINISHED:
+            return (*error(409, 10203, f"instance.not_running: the instance is {instance['status']}"), body)
+        instance["status"] = "waiting" if action == "restart" else STATUS_ACTIONS[action]
+        instance["error"] = None if action == "restart" else instance["error"]
+        return (*envelope({"status": instance["status"], "timestamp": "now"}), body)
 
     def _workflow(self, method: str, name: str, body: Any) -> tuple[int, Any, Any]:
         if method == "DELETE":

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 
 import httpx
-
 from fakes.corpus import Corpus
 from fakes.server import FakeServices
+
 from mia.tools.europepmc import EuropePMC
 from mia.tools.http import RateLimiter
 
