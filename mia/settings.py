@@ -71,7 +71,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("r2.bucket", None, "R2 bucket that mirrors the workspace."),
     Spec("r2.access_key_id", None, "R2 S3 access key id.", secret=True),
     Spec("r2.secret_access_key", None, "R2 S3 secret access key.", secret=True),
-    Spec("r2.jurisdiction", None, "R2 jurisdiction (eu or fedramp), if the bucket has one."),
+    Spec("r2.jurisdiction", None, "R2 jurisdiction (eu, fedramp or us), if the bucket has one."),
     Spec("r2.prefix", "", "Key prefix under which the workspace is mirrored."),
     Spec("r2.addressing_style", "path", "S3 addressing style: path or virtual."),
     Spec("sync.auto", False, "Push an agent's folder to R2 after each run."),
@@ -154,7 +154,10 @@ class R2Settings(_Section):
     bucket: str | None = None
     access_key_id: SecretStr | None = None
     secret_access_key: SecretStr | None = None
-    jurisdiction: Literal["eu", "fedramp"] | None = None
+    # Documented jurisdictions (R2 docs "Data location"; `us` since the R2 changelog of 2026-08-17). Each has the
+    # S3 endpoint https://<account>.<jurisdiction>.r2.cloudflarestorage.com and the same `jurisdiction` in the
+    # Worker's R2 binding.
+    jurisdiction: Literal["eu", "fedramp", "us"] | None = None
     prefix: str = ""
     addressing_style: Literal["path", "virtual"] = "path"
 

@@ -155,3 +155,13 @@ def test_a_conflict_on_put_is_reported_once_not_retried(cloud: FakeCloudflareAPI
     assert [c.status for c in cloud.calls if c.method == "PUT" and c.path.endswith(f"/workflows/{WF}")] == [409]
     listed = json.loads(mia(env, "triggers", "list", "--json").stdout)
     assert listed[0]["deployed"] is False
+
+
+def test_a_us_jurisdiction_bucket_is_bound_with_its_jurisdiction(cloud: FakeCloudflareAPI, env: dict[str, str]) -> None:
+    make_agent("dmd", {"every": "1d"})
+
+    deploy_json({**env, "MIA_R2_JURISDICTION": "us"})
+
+    assert cloud.violations == []
+    bucket = next(b for b in cloud.state.scripts["mia-agents"]["metadata"]["bindings"] if b["type"] == "r2_bucket")
+    assert bucket["jurisdiction"] == "us"
