@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from mia.commands.common import err_console, make_table, open_state, out_console, print_json
+from mia.commands.common import confirm_or_cancel, err_console, make_table, open_state, out_console, print_json
 
 if TYPE_CHECKING:
     from mia.settings import Settings
@@ -92,7 +92,7 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
     record = get_agent(registry, agent)
     if not yes:
         where = " and its copy in R2" if remote else ""
-        typer.confirm(f"Delete agent '{record.slug}' and its folder of reports{where}?", abort=True)
+        confirm_or_cancel(f"Delete agent '{record.slug}' and its folder of reports{where}?")
     if remote:  # first, so a failure leaves everything in place to retry
         from mia.store.mirror import delete_remote_agent
 
@@ -112,6 +112,13 @@ def export(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
     from mia.store.export import export_agent
 
     settings, registry = open_state(notice=False)
+    if output is not None:
+        output = output.expanduser().absolute()
+        if not output.parent.is_dir():
+            from mia.errors import UsageError
+
+            raise UsageError(f"The folder {output.parent} does not exist, so the archive cannot be written there.",
+                             f"Create it first (mkdir -p '{output.parent}') or choose another --output.")
     result = export_agent(settings, registry, agent, output)
     if json_out:
         print_json({"path": str(result.path), "name": result.agent, "files": result.files, "bytes": result.bytes})

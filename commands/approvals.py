@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mia.commands.common import err_console, open_state, out_console, print_json
+from mia.commands.common import confirm_or_cancel, err_console, open_state, out_console, print_json
 
 app = typer.Typer(help="Actions that need your approval (e-mail drafts and other effects outside mia).",
                   no_args_is_help=True)
@@ -114,7 +114,7 @@ def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
         if not sys.stdin.isatty():
             raise UsageError("Approving needs a confirmation and there is no terminal to ask on.",
                              f"Read it with `mia approvals show {approval_id}`, then run it again with --yes.")
-        typer.confirm("Send it?", abort=True)
+        confirm_or_cancel("Send it?")
     with httpx.Client(timeout=30) as http:
         done = approve_action(settings, registry, approval_id, http=http, body=body)
     err_console().print(f"Approval {approval_id}: {done.status}.")

@@ -73,5 +73,14 @@ def make_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: 
     return table
 
 
+def confirm_or_cancel(question: str) -> None:
+    """Ask yes/no; a deliberate "no" prints "Cancelled." and exits 1 (Ctrl+C at the prompt stays 130)."""
+    import typer
+
+    if not typer.confirm(question, default=False):
+        sys.stderr.write("Cancelled.\n")
+        raise typer.Exit(1)
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n")

@@ -39,7 +39,7 @@ def _read_secret(key: str) -> str:
     return value
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})  # `set research.budget_usd -5`
 def set_(
     key: Annotated[str, typer.Argument(help="Dotted setting name, e.g. research.budget_usd.")],
     value: Annotated[str | None, typer.Argument(help="The value (secrets are prompted for instead).")] = None,

@@ -39,9 +39,18 @@ def inbox(ctx: typer.Context,
 @app.command("read")
 def read(ids: Annotated[list[int] | None, typer.Argument(help="Entry ids (default: all unread).")] = None) -> None:
     """Mark entries as read."""
+    from mia.errors import NotFoundError
     from mia.store.inbox import mark_read
 
     _, registry = open_state()
+    if ids:
+        known = {row["id"] for row in registry.query(
+            f"SELECT id FROM inbox WHERE id IN ({','.join('?' for _ in ids)})", tuple(ids))}
+        missing = [i for i in ids if i not in known]
+        if missing:
+            raise NotFoundError(f"No inbox entr{'y' if len(missing) == 1 else 'ies'} with id "
+                                f"{', '.join(map(str, missing))}; nothing was marked.",
+                                "`mia inbox --all` lists the entries with their ids.")
     n = mark_read(registry, ids or None)
     err_console().print(f"Marked {n} entr{'y' if n == 1 else 'ies'} as read.")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from mia import paths
 from mia.errors import ConfigError, UsageError
@@ -171,6 +171,16 @@ class ResearchSettings(_Section):
     depth: Literal["quick", "standard", "deep"]
     sources: str
     concurrency: int = Field(ge=1, le=64)
+
+    @field_validator("sources")
+    @classmethod
+    def _known_sources(cls, value: str) -> str:
+        names = [name.strip().lower() for name in value.split(",") if name.strip()]
+        unknown = [name for name in names if name not in ALL_SOURCES]
+        if unknown or not names:
+            what = f"unknown source {', '.join(repr(u) for u in unknown)}" if unknown else "no source given"
+            raise ValueError(f"{what}; choose from {', '.join(ALL_SOURCES)} (comma-separated)")
+        return ",".join(dict.fromkeys(names))
 
 
 class SearchSettings(_Section):
@@ -379,11 +389,54 @@ def _validate(values: dict[str, Any], sources: dict[str, str]) -> Settings:
         err = exc.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         origin = sources.get(key, "default")
-        raise ConfigError(
-            f"The setting '{key}' has an invalid value {values.get(key)!r} (from {origin}): {err['msg']}.",
-            f"Set a valid value with `mia config set {key} VALUE`, or fix its source.",
-        ) from None
+        raise ConfigError(f"The setting '{key}'{_where(origin)} has an invalid value {values.get(key)!r}: "
+                          f"{plain_error(err)}.", _fix(key, origin)) from None
     return settings
+
+
+def _where(origin: str) -> str:
+    """Where a value came from, as words: ' in /path/config.toml', ' from the environment variable X'."""
+    kind, _, rest = origin.partition(":")
+    if kind in ("config", "secrets"):
+        return f" in {rest}"
+    if kind == "env":
+        return f" from the environment variable {rest}"
+    if kind == "option":
+        return " given on the command line"
+    return ""
+
+
+def _fix(key: str, origin: str) -> str:
+    kind, _, rest = origin.partition(":")
+    if kind in ("config", "secrets"):
+        return f"Fix it in {rest}, or replace it with `mia config set {key} VALUE` (or `mia config unset {key}`)."
+    if kind == "env":
+        return f"Fix or unset the environment variable {rest}."
+    return f"Example: mia config set {key} {SPEC_BY_KEY[key].default}" if key in SPEC_BY_KEY else ""
+
+
+def plain_error(err: Any) -> str:
+    """One pydantic error in a person's words (no "Input should be a valid ..." wording)."""
+    ctx, kind = err.get("ctx") or {}, err.get("type", "")
+    words = {
+        "literal_error": lambda: f"it must be one of {ctx.get('expected', '').replace(chr(39), '')}",
+        "less_than_equal": lambda: f"it must be at most {ctx.get('le')}",
+        "less_than": lambda: f"it must be less than {ctx.get('lt')}",
+        "greater_than_equal": lambda: f"it must be at least {ctx.get('ge')}",
+        "greater_than": lambda: f"it must be more than {ctx.get('gt')}",
+        "int_parsing": lambda: "it must be a whole number",
+        "int_type": lambda: "it must be a whole number",
+        "int_from_float": lambda: "it must be a whole number",
+        "float_parsing": lambda: "it must be a number",
+        "float_type": lambda: "it must be a number",
+        "bool_parsing": lambda: "it must be true or false",
+        "bool_type": lambda: "it must be true or false",
+        "string_too_short": lambda: "it must not be empty",
+        "string_type": lambda: "it must be text",
+        "value_error": lambda: str(ctx.get("error", err.get("msg", ""))),
+    }
+    say = words.get(kind)
+    return say() if say else str(err.get("msg", "it is not valid")).rstrip(".")
 
 
 def coerce(key: str, raw: str) -> Any:
@@ -402,12 +455,14 @@ def coerce(key: str, raw: str) -> Any:
         try:
             value = int(raw)
         except ValueError:
-            raise UsageError(f"'{key}' takes a whole number, not {raw!r}.", None) from None
+            raise UsageError(f"'{key}' takes a whole number, not {raw!r}.",
+                             f"Example: mia config set {key} {spec.default}") from None
     elif isinstance(spec.default, float) or key.startswith("prices.") or key == "research.budget_usd":
         try:
             value = float(raw)
         except ValueError:
-            raise UsageError(f"'{key}' takes a number, not {raw!r}.", None) from None
+            raise UsageError(f"'{key}' takes a number, not {raw!r}.",
+                             f"Example: mia config set {key} {spec.default or 1.0}") from None
     return value
 
 
@@ -422,7 +477,16 @@ def set_value(key: str, raw: str) -> Path:
     current[key] = value
     merged = {s.key: s.default for s in SPECS} | current | {key: value}
     merged["home"] = merged["home"] or str(paths.default_home())
-    _validate(merged, {k: "new value" for k in merged})
+    origins = {k: f"{'secrets' if spec.secret else 'config'}:{path}" for k in current} | {key: "new value"}
+    try:
+        Settings.model_validate({**_nest(merged), "sources": origins})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        if ".".join(str(p) for p in err["loc"]) != key:
+            _validate(merged, origins)  # another key in the file is broken: say which, and where
+        raise UsageError(f"'{key}' cannot be set to {raw!r}: {plain_error(err)}.",
+                         f"Example: mia config set {key} {spec.default}" if spec.default not in (None, "")
+                         else None) from None
     write_atomic(path, tomli_w.dumps(_nest(current)), mode=0o600 if spec.secret else 0o644, dir_mode=0o700)
     return path
 
@@ -436,6 +500,11 @@ def unset_value(key: str) -> Path:
     spec = SPEC_BY_KEY[key]
     path = paths.secrets_file() if spec.secret else paths.config_file()
     current = read_secrets(path) if spec.secret else read_toml(path)
+    if key not in current:
+        env = next((name for name in spec.env_names if os.environ.get(name)), None)
+        raise ConfigError(f"'{key}' is not set in {path}, so there is nothing to remove.",
+                          f"Its value comes from the environment variable {env}; unset that instead." if env
+                          else "`mia config show` lists every setting and where its value comes from.")
     current.pop(key, None)
     write_atomic(path, tomli_w.dumps(_nest(current)), mode=0o600 if spec.secret else 0o644, dir_mode=0o700)
     return path

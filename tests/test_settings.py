@@ -103,6 +103,6 @@ def test_set_value_validates_before_writing() -> None:
     set_value("research.depth", "quick")
     with pytest.raises(UsageError):
         set_value("research.concurrency", "many")
-    with pytest.raises(ConfigError):
+    with pytest.raises(UsageError, match="one of quick, standard or deep"):  # a bad argument: exit 2
         set_value("research.depth", "bottomless")
     assert load_settings().research.depth == "quick"
