@@ -57,7 +57,7 @@ def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
     if json_out:
         print_json({"agent_id": result.agent.id, "name": result.agent.slug, "run_id": result.run_id,
                     "status": result.status, "report_path": str(result.report_path), "sources": result.sources,
-                    "citations_removed": result.citations_removed, "usage": usage})
+                    "citations_removed": result.citations_removed, **result.audit, "usage": usage})
     else:
         _print_report(result.report)
         if not quiet:
@@ -65,6 +65,8 @@ def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
 
             console = stderr_console()
             removed = f" · {result.citations_removed} citation(s) removed" if result.citations_removed else ""
+            if result.audit.get("identifiers_removed"):
+                removed += f" · {result.audit['identifiers_removed']} link(s)/identifier(s) removed"
             console.print(
                 f"\n{result.status.replace('_', ' ')} · {result.sources} sources{removed} · "
                 f"{usage['input_tokens'] + usage['output_tokens']:,} tokens · ${usage['cost_usd']:.4f}\n"

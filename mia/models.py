@@ -29,13 +29,26 @@ class Source(BaseModel):
     authors: list[str] = Field(default_factory=list)  # "Last Initials", in the order the article lists them
     journal: str | None = None
     doi: str | None = None
+    # Other identifiers of the same document (a DOI or PMCID beside the PMID; a URL it was also found at).
+    aliases: list[str] = Field(default_factory=list)
+
+    @property
+    def keys(self) -> set[str]:
+        """Every identifier key of this document (see `mia.identifiers`): URL, PMID, PMCID, DOI, NCT id."""
+        from mia.identifiers import document_keys
+
+        identifiers = [] if self.kind == "correspondence" else [self.identifier]
+        keys = document_keys(url=self.url, identifiers=[*identifiers, self.doi, *self.aliases])
+        if self.identifier and self.kind not in ("pubmed", "europepmc", "trial", "web"):
+            keys.add(f"{self.kind}:{self.identifier.lower()}")
+        return keys
 
     @property
     def dedupe_key(self) -> str:
-        """Same document from two services counts once (PMID beats URL)."""
-        if self.identifier:
-            return f"{'pmid' if self.kind in ('pubmed', 'europepmc') else self.kind}:{self.identifier.lower()}"
-        return "url:" + self.url.rstrip("/").lower()
+        """The one key that names this document best (an NCT id or PMID beats a DOI, which beats a URL)."""
+        from mia.identifiers import strongest
+
+        return strongest(self.keys) or "url:" + self.url.rstrip("/").lower()
 
 
 class Usage(BaseModel):

@@ -82,6 +82,7 @@ def to_source(record: _Record, query: str) -> Source | None:
         url=f"https://europepmc.org/article/{record.source}/{record.id}",
         title=strip_tags(record.title) or f"{record.source} {record.id}",
         identifier=record.pmid or record.pmcid or record.doi or record.id,
+        aliases=[a for a in (record.pmcid, record.doi) if a],  # so a doi.org or PMC link matches it too
         date=record.first_publication_date or record.pub_year,
         snippet=trim(abstract),
         query=query,

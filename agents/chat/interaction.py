@@ -13,6 +13,7 @@ from mia.agents.chat.tool_registry import Approver, ToolContext, ToolOutcome, To
 from mia.agents.chat.tools import default_tools
 from mia.agents.llm.client import estimate_tokens
 from mia.agents.llm.tool_text import ToolTextGate, parse_text_tool_calls
+from mia.agents.research.audit import audit_answer, keys_in
 from mia.errors import MiaError, ServiceError, UsageError
 from mia.store import agents as agent_store
 from mia.store import conversations as conv_store
@@ -119,7 +120,7 @@ class InteractionAgent:
             _check(cancel)
             response, calls = self._ask(turn, after_tools=round_number > 0, on_text=on_text, cancel=cancel)
             if not calls:
-                turn.answer = response.text.strip()
+                turn.answer = self._audited(response.text.strip(), on_text)
                 if not turn.answer:
                     turn.answer = EMPTY_ANSWER
                     if on_text is not None:
@@ -134,6 +135,21 @@ class InteractionAgent:
         raise TurnLimitReached(
             f"The assistant called tools for {self.max_rounds} rounds without answering, so mia stopped the turn.",
             "Ask again more specifically, or split the request into smaller steps.")
+
+    def _audited(self, answer: str, on_text: Callable[[str], object] | None) -> str:
+        """The answer without links or ids that no tool result or message of the person's carries (#13)."""
+        if not answer:
+            return answer
+        history = conv_store.messages(self.registry, self.conversation_id, limit=HISTORY_MESSAGES)
+        known = set().union(*(keys_in(m.content) for m in history if m.role in ("tool", "user")))
+        verified = audit_answer(answer, known)
+        if not verified.identifiers_removed:
+            return answer
+        note = (f"\n\n_mia removed {verified.identifiers_removed} link(s) or identifier(s) that no source in "
+                "this conversation contains; the places are marked._")
+        if on_text is not None:
+            on_text(note)  # what was already shown cannot be taken back: the note says what the stored answer lacks
+        return verified.text + note
 
     def streams(self, *, after_tools: bool) -> bool:
         """Whether this round is streamed; legacy Workers AI models stream only after tool results.

@@ -359,7 +359,7 @@ def _schema_name(schema: type[BaseModel]) -> str:
 def _validate(text: str, schema: type[T]) -> tuple[T | None, str]:
     """The reply validated as `schema`, or None and the first problem in words."""
     try:
-        data = extract_json(text)
+        data = extract_json(text, accept=lambda value: _fits(schema, value))
     except ValueError as exc:
         return None, str(exc)
     try:
@@ -370,6 +370,14 @@ def _validate(text: str, schema: type[T]) -> tuple[T | None, str]:
         where = ".".join(str(part) for part in first["loc"]) or "(top level)"
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         return None, f"{where}: {first['msg']}{more}"
+
+
+def _fits(schema: type[BaseModel], value: Any) -> bool:
+    try:
+        schema.model_validate(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def _repair_prompt(schema_name: str, error: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -170,24 +171,57 @@ def normalise_result(result: dict[str, Any]) -> Normalised | None:
     return None
 
 
-_FENCE = re.compile(r"```[A-Za-z0-9_-]*\s*\n?(.*?)(?:```|$)", re.DOTALL)
+_FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)
+_DECODER = json.JSONDecoder()
 
 
-def extract_json(text: str) -> Any:
-    """The JSON value in a reply that may be fenced, prefixed with <think>, or wrapped in a sentence."""
-    cleaned = strip_think(text)
-    fenced = _FENCE.search(cleaned)
-    if fenced:
-        cleaned = fenced.group(1).strip()
+def json_candidates(text: str) -> list[Any]:
+    """Every JSON value a reply may mean, in the order to try them: the whole reply, each fenced block,
+    then each top-level JSON object or array in the text (so a fence inside a JSON string, prose with
+    braces, or an example block before the real one do not hide the answer)."""
+    cleaned = strip_think(text).strip()
+    found: list[Any] = []
+    pieces = [cleaned, *(m.group(1).strip() for m in _FENCE.finditer(cleaned))]
+    for piece in pieces:
+        try:
+            found.append(json.loads(piece))
+        except json.JSONDecodeError:
+            continue
+    position = 0
+    while (start := _next_open(cleaned, position)) >= 0:
+        try:
+            value, end = _DECODER.raw_decode(cleaned, start)
+        except json.JSONDecodeError:
+            position = start + 1
+            continue
+        found.append(value)
+        position = end
+    return found
+
+
+def _next_open(text: str, position: int) -> int:
+    starts = [i for i in (text.find("{", position), text.find("[", position)) if i >= 0]
+    return min(starts) if starts else -1
+
+
+def extract_json(text: str, accept: Callable[[Any], bool] | None = None) -> Any:
+    """The JSON value in a reply that may be fenced, prefixed with <think>, or wrapped in prose.
+
+    With `accept`, the first candidate (see `json_candidates`) it accepts, else the first candidate.
+    Raises ValueError when the reply holds no JSON value at all.
+    """
+    candidates = json_candidates(text)
+    if accept is not None:
+        for candidate in candidates:
+            if accept(candidate):
+                return candidate
+    if candidates:
+        return candidates[0]
+    cleaned = strip_think(text).strip()
     try:
-        return json.loads(cleaned)
+        json.loads(cleaned)
     except json.JSONDecodeError as exc:
-        start, end = cleaned.find("{"), cleaned.rfind("}")
-        if 0 <= start < end:
-            try:
-                return json.loads(cleaned[start:end + 1])
-            except json.JSONDecodeError:
-                pass
         shown = cleaned[:80] + ("…" if len(cleaned) > 80 else "")
         raise ValueError(f"the reply is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}; "
                          f"it starts {shown!r})") from None
+    raise ValueError("the reply is not valid JSON")

@@ -13,7 +13,9 @@ from mia.agents.llm.client import LLMClient, LLMOutputError
 from mia.agents.research import prompts
 from mia.agents.research.budget import Budget
 from mia.agents.research.changes import compute_changes, render_changes
+from mia.agents.research.dedupe import collate, index_of, unique_queries
 from mia.agents.research.engine import RunContext
+from mia.agents.research.evidence import check_against_sources
 from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.errors import BudgetExceeded, ServiceError, SourcesUnreachable
@@ -42,6 +44,7 @@ class RunOutput:
     citations_removed: int
     notices: list[str] = field(default_factory=list)
     changes: dict[str, Any] | None = None
+    audit: dict[str, int] = field(default_factory=dict)  # identifiers_removed, quotes_verified, ...
 
 
 class ResearchPipeline:
@@ -59,6 +62,8 @@ class ResearchPipeline:
         self.emit = on_event
         self.notices: list[str] = list(params.get("notices", []))
         self.changes: dict[str, Any] | None = None
+        self.audit: dict[str, int] = {}
+        self.unverified: list[dict[str, Any]] = []
 
     # --- the body -------------------------------------------------------------------------
 
@@ -163,12 +168,15 @@ class ResearchPipeline:
             self.emit("search", {"done": tally.done, "total": len(tasks)})
             return output
 
+        first = unique_queries(tasks)  # the same query for two sub-questions is searched (and paid) once
+        unique = sorted(set(first.values()))
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="search") as pool:
-            outputs = list(pool.map(one, tasks))
+            searched = dict(zip(unique, pool.map(one, [tasks[n] for n in unique]), strict=True))
+        outputs = [searched[first[n]] for n in range(len(tasks))]
         if tally.over_budget:
             self._notice(tally.budget_summary())
         extra = self.params.get("extra_sources") or []
-        if tasks and tally.failed == len(tasks) and not extra:
+        if tasks and tally.failed == len(unique) and not extra:
             raise self._unreachable(tally.failures)
         if extra:  # given, not searched (a reply to outreach mail): numbered first, read with the last question
             tasks, outputs = [(len(plan) - 1, "given", ""), *tasks], [{"sources": extra}, *outputs]
@@ -218,7 +226,13 @@ class ResearchPipeline:
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="extract") as pool:
             per_subq = list(pool.map(one, range(len(plan))))
-        return [claim for claims in per_subq for claim in claims]
+        checked = check_against_sources([claim for claims in per_subq for claim in claims], sources)
+        self.audit.update(checked.counts())
+        self.unverified = checked.dropped
+        if checked.dropped:
+            self._notice(f"{checked.unverified} extracted claim(s) were left out: their quote was not found in "
+                         "any retrieved source.")
+        return checked.kept
 
     def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source]) -> list[dict[str, Any]]:
         assert self.llm is not None
@@ -252,14 +266,16 @@ class ResearchPipeline:
     def _verify(self, sources: list[Source], body: str | None) -> dict[str, Any]:
         if body is None:
             return {"body": None, "cited": [], "removed": 0}
-        verified = verify_citations(clean_body(body), {s.number for s in sources if s.number is not None})
-        return {"body": verified.text, "cited": verified.cited, "removed": verified.removed}
+        verified = verify_citations(clean_body(body), {s.number for s in sources if s.number is not None},
+                                    index_of(sources).number_of)
+        return {"body": verified.text, "cited": verified.cited, "removed": verified.removed,
+                "identifiers_removed": verified.identifiers_removed}
 
     def _write(self, plan: list[dict[str, str]], sources: list[Source], claims: list[dict[str, Any]],
                verified: dict[str, Any]) -> dict[str, Any]:
         outcome = self._outcome(sources, verified)
         header = self._header(sources)
-        numbered = renumber_citations(verified["body"], sources, claims)  # after verification, by appearance
+        numbered = renumber_citations(verified["body"], sources, claims + self.unverified)  # by appearance
         sources, claims = numbered.sources, numbered.claims
         verified = {**verified, "body": numbered.body, "cited": numbered.cited}
         notes = list(self.notices)
@@ -276,12 +292,14 @@ class ResearchPipeline:
         else:
             report = render_report(question=self.params["question"], header=header, body=verified["body"],
                                    sources=sources, cited=verified["cited"], removed=verified["removed"],
-                                   notes=notes)
+                                   notes=notes, identifiers_removed=verified.get("identifiers_removed", 0))
         note = self._changes_note(self.changes, new_version=self.params["report_version"])
+        audit = {**self.audit, "identifiers_removed": verified.get("identifiers_removed", 0)}
         files = self.write_files({"report": report, "plan": plan, "claims": claims, "outcome": outcome,
                                   "sources": [s.model_dump(mode="json") for s in sources], "changes": note})
         return {"outcome": outcome, "report": report, "files": files, "sources": len(sources),
-                "citations_removed": verified["removed"], "notices": notes, "changes": self.changes}
+                "citations_removed": verified["removed"], "notices": notes, "changes": self.changes,
+                "audit": audit}
 
     def _write_unchanged(self, plan: list[dict[str, str]], changes: dict[str, Any]) -> dict[str, Any]:
         """Nothing material changed: only the changes note is written; the report stays as it was."""
@@ -334,24 +352,6 @@ class _SearchTally:
         per = ", ".join(f"{service} {count}" for service, count in counts.items())
         return f"Budget reached: skipped {n} search{'es' if n != 1 else ''} ({per})."
 
-
-def collate(tasks: list[tuple[int, str, str]], outputs: list[dict[str, Any] | None]
-            ) -> tuple[list[Source], dict[int, list[int]]]:
-    """Number the sources once each (first seen wins) and remember which sub-question found which."""
-    numbered: dict[str, Source] = {}
-    by_subq: dict[int, list[int]] = {}
-    for (i, _name, _query), output in zip(tasks, outputs, strict=True):
-        for raw in (output or {}).get("sources", []):
-            source = Source.model_validate(raw)
-            key = source.dedupe_key
-            if key not in numbered:
-                source.number = len(numbered) + 1
-                numbered[key] = source
-            number = numbered[key].number
-            assert number is not None
-            if number not in by_subq.setdefault(i, []):
-                by_subq[i].append(number)
-    return list(numbered.values()), by_subq
 
 
 __all__ = ["PIPELINE_VERSION", "ResearchPipeline", "RunOutput", "collate", "run_store"]

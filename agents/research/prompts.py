@@ -30,7 +30,8 @@ class ResearchPlan(BaseModel):
 class ExtractedClaim(BaseModel):
     claim: str = Field(min_length=3, description="One factual claim supported by the source.")
     source: int = Field(description="The number of the source that supports the claim.")
-    quote: str = Field(default="", description="A short verbatim quote from the source (at most 30 words).")
+    quote: str = Field(min_length=3, description="A short verbatim quote from the source (at most 30 words), "
+                                               "copied exactly: mia checks it against the source's text.")
 
 
 class Extraction(BaseModel):

@@ -1,43 +1,20 @@
-"""Citation verification and the Markdown mia writes: reports, source lists, digests."""
+"""Citation verification (in `audit`) and the Markdown mia writes: reports, source lists, digests."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from dataclasses import dataclass
 
+from mia.agents.research.audit import CITATION_RE, REMOVED_MARK, Resolve, Verified, removal_note, verify_body
+from mia.agents.research.audit import expand as _expand
 from mia.models import Source
 
-CITATION_RE = re.compile(r"\[(\d{1,4}(?:\s*[,;\u2013-]\s*\d{1,4})*)\](?!\()")
 REFERENCE_HEADING_RE = re.compile(r"^#{1,4}\s*(references|sources|bibliography|citations)\s*:?\s*$",
                                   re.IGNORECASE | re.MULTILINE)
 THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
-REMOVED_MARK = " *(citation removed: not a retrieved source)*"
 KIND_LABEL = {"web": "Web", "pubmed": "PubMed", "europepmc": "Europe PMC", "trial": "ClinicalTrials.gov",
               "correspondence": "Correspondence"}
 PHASE_ORDER = ["PHASE4", "PHASE3", "PHASE2", "PHASE1", "EARLY_PHASE1", "NA"]
-
-
-@dataclass
-class Verified:
-    """The report body after verification, and what was taken out."""
-
-    text: str
-    cited: list[int]
-    removed: int
-    removed_numbers: list[int]
-
-
-def _expand(group: str) -> list[int]:
-    numbers: list[int] = []
-    for part in re.split(r"\s*[,;]\s*", group.strip()):
-        bounds = re.split(r"\s*[\u2013-]\s*", part)
-        if len(bounds) == 2 and bounds[0].isdigit() and bounds[1].isdigit():
-            low, high = int(bounds[0]), int(bounds[1])
-            numbers.extend(range(low, high + 1) if 0 < high - low <= 20 else [low, high])
-        elif part.isdigit():
-            numbers.append(int(part))
-    return numbers
 
 
 def clean_body(text: str) -> str:
@@ -52,27 +29,9 @@ def clean_body(text: str) -> str:
     return text
 
 
-def verify_citations(text: str, valid: set[int]) -> Verified:
-    """Keep citations to retrieved sources; remove the rest and mark where they were."""
-    cited: list[int] = []
-    removed: list[int] = []
-
-    def replace(match: re.Match[str]) -> str:
-        numbers = _expand(match.group(1))
-        good = [n for n in numbers if n in valid]
-        bad = [n for n in numbers if n not in valid]
-        removed.extend(bad)
-        for n in good:
-            if n not in cited:
-                cited.append(n)
-        kept = "".join(f"[{n}]" for n in good)
-        if not bad or good:
-            return kept
-        after_space = match.start() > 0 and text[match.start() - 1].isspace()
-        return REMOVED_MARK.lstrip() if after_space else REMOVED_MARK
-
-    body = CITATION_RE.sub(replace, text)
-    return Verified(text=body, cited=cited, removed=len(removed), removed_numbers=removed)
+def verify_citations(text: str, valid: set[int], resolve: Resolve | None = None) -> Verified:
+    """Keep citations to retrieved sources; remove the rest and mark where they were (see `audit`)."""
+    return verify_body(text, valid, resolve)
 
 
 def source_entry(source: Source) -> str:
@@ -95,14 +54,13 @@ def source_entry(source: Source) -> str:
 
 
 def render_report(*, question: str, header: str, body: str, sources: list[Source], cited: list[int],
-                  removed: int, notes: list[str]) -> str:
+                  removed: int, notes: list[str], identifiers_removed: int = 0) -> str:
     """The final report: title, header line, notes, body, and the numbered list of cited sources."""
     by_number = {s.number: s for s in sources}
     cited_sources = [by_number[n] for n in sorted(cited) if n in by_number]
     parts = [f"# {question}", "", f"_{header}_", ""]
-    if removed:
-        parts += [f"> **Citation check:** mia removed {removed} citation(s) to sources this run never "
-                  "retrieved; the places are marked in the text.", ""]
+    if note := removal_note(removed, identifiers_removed):
+        parts += [f"> {note}", ""]
     for note in notes:
         parts += [f"> {note}", ""]
     parts += [body.strip(), "", "## Sources", ""]
@@ -160,3 +118,7 @@ def render_digest(*, question: str, header: str, sources: list[Source], notes: l
 def count_by_kind(sources: list[Source]) -> str:
     counts = Counter(KIND_LABEL.get(s.kind, s.kind) for s in sources)
     return ", ".join(f"{name} {n}" for name, n in counts.most_common())
+
+
+__all__ = ["CITATION_RE", "REMOVED_MARK", "_expand", "Verified", "clean_body", "count_by_kind", "render_digest", "render_report",
+           "source_entry", "verify_citations"]

@@ -60,6 +60,7 @@ class ResearchResult:
     notices: list[str] = field(default_factory=list)
     changes: dict[str, Any] | None = None
     changes_path: Path | None = None
+    audit: dict[str, int] = field(default_factory=dict)  # identifiers_removed, quotes_verified, ...
 
 
 def validate_request(settings: Settings, *, question: str, sources: str | None, depth: str | None,
@@ -127,11 +128,23 @@ class AgentFiles:
         write_json(self.dir / "sources.json", data["sources"])
         write_json(self.dir / "plan.json", data["plan"])
         write_json(self.dir / "evidence" / "claims.json", data["claims"])
-        lines = [f"- {c['claim']} [{c['source']}]" + (f' — "{c["quote"]}"' if c.get("quote") else "")
-                 for c in data["claims"]]
-        write_atomic(self.dir / "evidence" / "evidence.md", "# Evidence\n\n" + "\n".join(lines) + "\n")
+        write_atomic(self.dir / "evidence" / "evidence.md", evidence_markdown(data["claims"]))
         write_atomic(report_path, data["report"])
         return {"report": str(report_path), "version": str(self.dir / "reports" / f"v{self.version}.md")}
+
+
+def evidence_markdown(claims: list[dict[str, Any]]) -> str:
+    """evidence.md: the claims given to synthesis, then those left out because their quote was not found."""
+    def line(c: dict[str, Any]) -> str:
+        moved = f" (named [{c['cited_as']}], quote found in [{c['source']}])" if "cited_as" in c else ""
+        return f"- {c['claim']} [{c['source']}]{moved}" + (f' — "{c["quote"]}"' if c.get("quote") else "")
+
+    kept = [line(c) for c in claims if c.get("quote_check") != "not_found"]
+    left = [line(c) for c in claims if c.get("quote_check") == "not_found"]
+    text = "# Evidence\n\n" + ("\n".join(kept) or "_No claim with a verified quote._") + "\n"
+    if left:
+        text += "\n## Left out: quote not found in any retrieved source\n\n" + "\n".join(left) + "\n"
+    return text
 
 
 def spawn_research(settings: Settings, registry: Registry, request: ResearchRequest, *, http: httpx.Client,
@@ -218,7 +231,14 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
         report_path=Path(output.files["report"]), sources=output.sources,
         citations_removed=output.citations_removed, usage=usage,
         notices=output.notices, changes=output.changes,
-        changes_path=Path(output.files["changes"]) if "changes" in output.files else None)
+        changes_path=Path(output.files["changes"]) if "changes" in output.files else None,
+        audit=audit_counts(output))
+
+
+def audit_counts(output: RunOutput) -> dict[str, int]:
+    """What the citation and quote checks found, with every key present (0 when a step did not run)."""
+    keys = ("identifiers_removed", "quotes_verified", "quotes_unverified", "claims_reattributed")
+    return {key: int(output.audit.get(key, 0)) for key in keys}
 
 
 def _status_updater(registry: Registry, agent_id: str, on_event: EventSink) -> EventSink:
@@ -234,5 +254,5 @@ def _write_run_record(workspace: Workspace, slug: str, run_id: str, params: dict
                       usage: dict[str, float]) -> None:
     record = {"run_id": run_id, "question": params["question"], "report_version": params["report_version"],
               "outcome": output.outcome, "sources": output.sources, "citations_removed": output.citations_removed,
-              "usage": usage, "notices": output.notices}
+              **audit_counts(output), "usage": usage, "notices": output.notices}
     write_atomic(workspace.agent_dir(slug) / "runs" / f"{run_id}.json", json.dumps(record, indent=2) + "\n")

@@ -12,7 +12,8 @@ from fakes.server import FakeServices
 
 from .conftest import Mia
 
-JSON_KEYS = {"agent_id", "name", "run_id", "status", "report_path", "sources", "citations_removed", "usage"}
+JSON_KEYS = {"agent_id", "name", "run_id", "status", "report_path", "sources", "citations_removed", "usage",
+             "identifiers_removed", "quotes_verified", "quotes_unverified", "claims_reattributed"}
 
 
 def citations(report: str) -> set[int]:

@@ -195,6 +195,22 @@ class Corpus:
         self.web.insert(0, result)
         return result
 
+    def add_cross_service_duplicates(self) -> list[str]:
+        """The same documents found again by web search, the ways real search results repeat them: a PubMed
+        record at its PubMed page, a trial at clinicaltrials.gov/study/NCT…, a Europe PMC record with a DOI
+        at doi.org, a web page again with utm_* parameters. Returns the duplicate URLs."""
+        article, trial = self.pubmed[0], self.trials[0]
+        with_doi = next(r for r in self.europepmc if r.doi)
+        page = next(w for w in self.web if "utm_" not in w.url)
+        dupes = [
+            WebResult(article.title, f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/", article.text()[:300]),
+            WebResult(trial.brief_title, f"https://www.clinicaltrials.gov/study/{trial.nct_id}", trial.summary),
+            WebResult(with_doi.title, f"https://doi.org/{with_doi.doi.upper()}", with_doi.text()[:300]),
+            WebResult(page.title, page.url.rstrip("/") + "/?utm_source=newsletter&utm_medium=email", page.snippet),
+        ]
+        self.web[:0] = dupes
+        return [d.url for d in dupes]
+
 
 def author_string(article: Article) -> str:
     """Europe PMC style "Last FI, Last FI." author string."""

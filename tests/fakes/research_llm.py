@@ -2,11 +2,15 @@
 
 It reads the task tag mia puts in its system prompts ([mia:plan], [mia:extract], [mia:synthesize]),
 answers in the shapes a real model would (JSON mode objects, Markdown with [n] citations), and can be
-told to misbehave (cite a source it was never given, return invalid JSON once).
+told to misbehave the ways real models do: cite a source it was never given, return invalid JSON once,
+write invented links and ids in the report (`invented_ids`), give quotes that are missing, made up or taken
+from another source than the one named (`quotes`), answer the plan in prose (`prose_plans`), wrap JSON in
+chatter with an example block first (`chatty_json`).
 """
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections import Counter
@@ -39,7 +43,8 @@ class ResearchLLM:
 
     def __init__(self, *, bogus_citation: int | None = None, invalid_json_once: str | None = None,
                  sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False,
-                 cite_backwards: bool = False) -> None:
+                 cite_backwards: bool = False, invented_ids: bool = False, quotes: str = "real",
+                 prose_plans: int = 0, chatty_json: bool = False) -> None:
         self.bogus_citation = bogus_citation
         self.invalid_json_once = invalid_json_once
         self.sub_questions = sub_questions
@@ -47,6 +52,10 @@ class ResearchLLM:
         self.plain_queries = plain_queries  # queries repeat the question without adding search facets
         # Real models cite by relevance, not by the listing's order: a report may open with [17].
         self.cite_backwards = cite_backwards
+        self.invented_ids = invented_ids
+        self.quotes = quotes  # real | missing | invented | wrong_source | empty_claims
+        self.prose_plans = prose_plans  # how many plan requests get clarifying prose instead of JSON
+        self.chatty_json = chatty_json
         self.tasks: Counter[str] = Counter()
         self.hold: dict[str, threading.Event] = {}  # a task named here waits until its event is set
         self._lock = threading.Lock()
@@ -65,9 +74,15 @@ class ResearchLLM:
         if broken:
             return LLMReply(text='{"sub_questions": "not a list"', prompt_tokens=self.tokens)
         if task.startswith("plan"):
-            return self._plan(system, user)
+            with self._lock:
+                prose = self.prose_plans > 0
+                self.prose_plans -= 1 if prose else 0
+            if prose:  # what small models did: clarifying questions instead of the JSON plan
+                return LLMReply(text="Could you clarify which aspect of the question matters most to you: "
+                                     "efficacy, safety, or ongoing trials?", prompt_tokens=self.tokens)
+            return self._chatty(self._plan(system, user))
         if task.startswith("extract"):
-            return self._extract(user)
+            return self._chatty(self._extract(user))
         if task.startswith("synthesize"):
             return self._synthesize(user)
         return LLMReply(text="I can only help with research here.", prompt_tokens=self.tokens)
@@ -80,12 +95,30 @@ class ResearchLLM:
         return LLMReply(data={"sub_questions": subs}, prompt_tokens=self.tokens, completion_tokens=60 * n)
 
     def _extract(self, user: str) -> LLMReply:
-        claims = []
-        for number, title, snippet in re.findall(r"^\[(\d+)\] \([^)]*\) (.+)\n(.*)$", user, re.MULTILINE):
+        claims: list[dict[str, Any]] = []
+        found = re.findall(r"^\[(\d+)\] \([^)]*\) (.+)\n(.*)$", user, re.MULTILINE)
+        for k, (number, title, snippet) in enumerate(found):
             quote = " ".join(snippet.split()[:8]) or title
-            claims.append({"claim": f"{title.rstrip('.')} is relevant to the question.", "source": int(number),
-                           "quote": quote})
+            claim: dict[str, Any] = {"claim": f"{title.rstrip('.')} is relevant to the question.",
+                                     "source": int(number), "quote": quote}
+            if self.quotes == "missing":
+                del claim["quote"]
+            elif self.quotes == "invented":
+                claim["quote"] = "a miraculous cure was observed in every single patient"
+            elif self.quotes == "wrong_source" and len(found) > 1:  # quote of one source, number of the next
+                claim["source"] = int(found[(k + 1) % len(found)][0])
+            claims.append(claim)
+        if self.quotes == "empty_claims":
+            claims = []
         return LLMReply(data={"claims": claims}, prompt_tokens=self.tokens * 3, completion_tokens=40 * len(claims))
+
+    def _chatty(self, reply: LLMReply) -> LLMReply:
+        """With `chatty_json`: prose with braces, an example block, then the real answer in a fence."""
+        if not self.chatty_json or reply.data is None:
+            return reply
+        text = ("Sure {happy to help}! The format looks like this:\n```json\n{\"example\": true}\n```\n"
+                "And here is the answer:\n```json\n" + json.dumps(reply.data) + "\n```\nHope that helps.")
+        return LLMReply(text=text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
 
     def _synthesize(self, user: str) -> LLMReply:
         listing = user.split("<sources>", 1)[-1].split("</sources>", 1)[0]
@@ -97,6 +130,14 @@ class ResearchLLM:
             lines.append(f"The retrieved literature covers {len(numbers)} sources [{numbers[0]}].")
         for n in numbers[1:6]:
             lines.append(f"- Finding supported by source {n} [{n}].")
+        if self.invented_ids:  # every form of invented identifier, plus one real source written as a link
+            lines += ["- See [the trial paper](https://journal.example/doi/10.5555/xyz) and "
+                      "https://doi.org/10.5555/abc.123.",
+                      "- As reported [7](https://example.org/page) [PMID: 38999999] (NCT09999999) [1, 2, 99]."]
+            real = re.search(r"^\[(\d+)\] \(trial, (NCT\d{8})", listing, re.MULTILINE)
+            if real:
+                lines.append(f"- The trial {real.group(2)} is registered "
+                             f"[here](https://clinicaltrials.gov/study/{real.group(2)}?utm_source=x).")
         if self.bogus_citation is not None:
             lines.append(f"- A striking claim that no retrieved source supports [{self.bogus_citation}].")
         lines += ["", "## Open questions", "", "Long-term durability remains uncertain."]

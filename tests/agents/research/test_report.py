@@ -24,9 +24,10 @@ def test_lists_and_ranges_of_citations_are_expanded() -> None:
     assert verified.removed == 0 and sorted(verified.cited) == [1, 2, 3, 4, 5, 6]
 
 
-def test_markdown_links_are_not_mistaken_for_citations() -> None:
+def test_a_citation_written_as_a_link_to_a_page_never_retrieved_is_removed() -> None:
     verified = verify_citations("A [7](https://example.org) link.", {1})
-    assert verified.text == "A [7](https://example.org) link." and verified.removed == 0
+    assert verified.text == "A *(citation removed: not a retrieved source)* link."
+    assert verified.removed == 0 and verified.identifiers_removed == 1
 
 
 def test_the_models_own_title_think_block_and_reference_list_are_dropped() -> None:

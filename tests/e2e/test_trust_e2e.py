@@ -1,0 +1,104 @@
+"""Reports you can trust whatever the model does (#13): identifiers, quotes, duplicates, weak answers."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from fakes.research_llm import ResearchLLM
+from fakes.server import FakeServices
+
+from mia.identifiers import url_keys
+from mia.models import Source
+
+from .conftest import Mia
+from .test_research_e2e import registry
+
+AUDIT_KEYS = {"identifiers_removed", "quotes_verified", "quotes_unverified", "claims_reattributed"}
+
+
+def research(mia: Mia, *extra: str) -> tuple[dict[str, object], str]:
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json", *extra)
+    assert result.stdout, result.stderr
+    out = json.loads(result.stdout)
+    return out, Path(str(out["report_path"])).read_text()
+
+
+def test_invented_links_and_ids_never_reach_the_report(mia: Mia, research_llm: ResearchLLM,
+                                                       mia_home: Path) -> None:
+    research_llm.invented_ids = True
+    out, report = research(mia)
+    body = report.split("\n## Sources", 1)[0]
+    for invented in ("journal.example", "10.5555/abc.123", "example.org/page", "38999999", "NCT09999999", "[99]"):
+        assert invented not in body
+    assert out["identifiers_removed"] == 5 and out["citations_removed"] == 1, out
+    assert body.count("*(citation removed: not a retrieved source)*") == 6
+    assert "removed 1 citation(s) and 5 link(s) or identifier(s)" in report
+    trial = re.search(r"The trial (NCT\d{8}) \[\d+\] is registered here \[(\d+)\]", body)
+    assert trial, body  # a link to a retrieved trial page becomes that source's number
+    sources = json.loads((mia_home / "workspace" / "agents" / out["name"] / "sources.json").read_text())
+    assert next(s for s in sources if s["number"] == int(trial.group(2)))["identifier"] == trial.group(1)
+    record = json.loads((mia_home / "workspace" / "agents" / str(out["name"]) / "runs" /
+                         f"{out['run_id']}.json").read_text())
+    assert record["identifiers_removed"] == 5 and record["citations_removed"] == 1
+
+
+@pytest.mark.parametrize(("quotes", "verified", "unverified", "reattributed"), [
+    ("real", "all", 0, 0),
+    ("wrong_source", "all", 0, "some"),
+    ("invented", 0, "all", 0),
+])
+def test_quotes_are_checked_against_the_sources_text(mia: Mia, research_llm: ResearchLLM, mia_home: Path,
+                                                     quotes: str, verified: object, unverified: object,
+                                                     reattributed: object) -> None:
+    research_llm.quotes = quotes
+    out, report = research(mia)
+    assert set(out) >= AUDIT_KEYS
+    claims = json.loads((mia_home / "workspace" / "agents" / str(out["name"]) / "evidence" / "claims.json")
+                        .read_text())
+    total = len(claims)
+    assert total > 0
+    expect = {"all": total, "some": None}
+    for key, want in (("quotes_verified", verified), ("quotes_unverified", unverified),
+                      ("claims_reattributed", reattributed)):
+        if want == "some":
+            assert 0 < int(out[key]) <= total, (key, out)  # type: ignore[call-overload]
+        else:
+            assert out[key] == expect.get(want, want), (key, out)  # type: ignore[arg-type]
+    if quotes == "wrong_source":
+        moved = [c for c in claims if c["quote_check"] == "reattributed"]
+        assert moved and all(c["source"] != c["cited_as"] for c in moved)
+    if quotes == "invented":
+        assert {c["quote_check"] for c in claims} == {"not_found"}
+        assert "quote was not found" in report
+
+
+def test_a_document_found_by_two_services_gets_one_number(research_llm: ResearchLLM, mia_home: Path) -> None:
+    from fakes.corpus import Corpus
+
+    from .conftest import base_env
+
+    corpus = Corpus()
+    dupes = corpus.add_cross_service_duplicates()
+    with FakeServices(llm=research_llm, corpus=corpus) as services:
+        mia = Mia({**base_env(mia_home), **services.env()})
+        out, _ = research(mia)
+    sources = json.loads((mia_home / "workspace" / "agents" / str(out["name"]) / "sources.json").read_text())
+    records = [Source.model_validate(s) for s in sources]
+    for url in dupes:
+        same = [s for s in records if s.keys & url_keys(url)]
+        assert len(same) == 1, (url, [s.url for s in same])  # one number for the document
+        if "utm_" not in url:
+            assert same[0].kind != "web" and url in [same[0].url, *same[0].aliases]  # structured record first
+    assert len({s.number for s in records}) == len(records)
+
+
+def test_two_sub_questions_with_the_same_query_cost_one_search(mia: Mia, research_llm: ResearchLLM,
+                                                               services: FakeServices, mia_home: Path) -> None:
+    research_llm.plain_queries = True  # every sub-question searches the question as typed
+    out, _ = research(mia)
+    db = registry(mia_home)
+    paid = db.execute("SELECT COUNT(*) FROM usage WHERE service = 'Perplexity'").fetchone()[0]
+    assert paid == 1 and services.count("perplexity") == 1
