@@ -120,5 +120,5 @@ def count_by_kind(sources: list[Source]) -> str:
     return ", ".join(f"{name} {n}" for name, n in counts.most_common())
 
 
-__all__ = ["CITATION_RE", "REMOVED_MARK", "_expand", "Verified", "clean_body", "count_by_kind", "render_digest", "render_report",
-           "source_entry", "verify_citations"]
+__all__ = ["CITATION_RE", "REMOVED_MARK", "Verified", "_expand", "clean_body", "count_by_kind", "render_digest",
+           "render_report", "source_entry", "verify_citations"]
