@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
@@ -77,15 +78,28 @@ class PubMed(ServiceClient):
             params["api_key"] = self._api_key
         return params
 
+    def _esearch(self, calls: ServiceCalls, query: str, max_results: int) -> _ESearchResult:
+        """ESearch, retrying an HTTP 200 whose JSON carries a transient ERROR as the retry policy retries a 5xx."""
+        policy = self.retry
+        for attempt in range(1, policy.attempts + 1):
+            found = calls.validate(_ESearch, calls.get_json("esearch.fcgi", self._params(
+                db="pubmed", term=query, retmode="json", retmax=clamp(max_results, MAX_RESULTS), sort="relevance",
+            ))).esearchresult
+            if not found.error or found.idlist:
+                return found
+            if not _transient(found.error):
+                raise ServiceError(f"PubMed could not run the search {query!r}: {found.error}",
+                                   "Rephrase the query (PubMed search syntax).", service=self.service)
+            if attempt < policy.attempts:
+                time.sleep(policy.delay(attempt, None))
+        raise ServiceError(f"PubMed's search backend kept failing: {found.error}",
+                           "NCBI reports a temporary problem; try again in a few minutes.", service=self.service,
+                           retryable=True)
+
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search PubMed for `query`, best matches first."""
         calls = self.calls()
-        found = calls.validate(_ESearch, calls.get_json("esearch.fcgi", self._params(
-            db="pubmed", term=query, retmode="json", retmax=clamp(max_results, MAX_RESULTS), sort="relevance",
-        ))).esearchresult
-        if found.error and not found.idlist:
-            raise ServiceError(f"PubMed could not run the search {query!r}: {found.error}",
-                               "Rephrase the query (PubMed search syntax).", service=self.service)
+        found = self._esearch(calls, query, max_results)
         if found.idlist is None:
             raise calls.unexpected("no 'esearchresult.idlist' in the body")
         if not found.idlist:
@@ -95,6 +109,15 @@ class PubMed(ServiceClient):
         articles = {a.pmid: a for a in parse_articles(response.content, calls)}
         ordered = [articles[pmid] for pmid in found.idlist if pmid in articles]  # keep relevance order
         return SearchResult(sources=[to_source(a, query) for a in ordered], usage=calls.usage())
+
+
+def _transient(error: str) -> bool:
+    """An ESearch ERROR worth retrying: anything but a request NCBI calls invalid (a bad db or parameter).
+
+    NCBI answers a backend outage with HTTP 200 and {"esearchresult": {"ERROR": "Search Backend failed: ..."}}
+    (even "Database is not supported: pubmed" during an outage), so these are treated like a 5xx.
+    """
+    return not error.lower().startswith(("invalid", "empty", "wrong"))
 
 
 def parse_articles(xml: bytes, calls: ServiceCalls) -> list[Article]:

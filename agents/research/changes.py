@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mia.agents.research.carry import unchecked_note
 from mia.models import Source
 
 WITHDRAWN = {"TERMINATED", "WITHDRAWN", "SUSPENDED"}
@@ -20,7 +21,7 @@ def _key(source: dict[str, Any]) -> str:
 
 
 def compute_changes(previous: list[dict[str, Any]], claims: list[dict[str, Any]],
-                    current: list[Source]) -> dict[str, Any]:
+                    current: list[Source], unchecked: list[str] | None = None) -> dict[str, Any]:
     """Compare previous and current sources; `material` is True when there is something to tell."""
     before = {_key(s): s for s in previous}
     new = [s for s in current if s.dedupe_key not in before]
@@ -40,6 +41,7 @@ def compute_changes(previous: list[dict[str, Any]], claims: list[dict[str, Any]]
         "status_changes": status_changes,
         "claims_to_recheck": recheck,
         "checked": len(current),
+        "unchecked": list(unchecked or []),  # services whose search failed: their sources were carried forward
         "material": bool(new or status_changes),
     }
 
@@ -62,6 +64,8 @@ def render_changes(changes: dict[str, Any], *, slug: str, date: str, previous_ve
     lines = [f"# What changed: {slug}, {date}", ""]
     target = f"report v{new_version}" if new_version else "no new report version"
     lines += [f"_Compared with report v{previous_version}; {changes['checked']} sources checked; {target}._", ""]
+    if note := unchecked_note(changes.get("unchecked") or []):
+        lines += [f"> {note}", ""]
     if not changes["material"]:
         lines += [f"Nothing material changed since report v{previous_version}: no new papers, trials or web "
                   "sources, and no trial changed status.", ""]

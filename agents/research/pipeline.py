@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from mia.agents.llm.client import LLMClient, LLMOutputError
 from mia.agents.research import prompts
 from mia.agents.research.budget import Budget
+from mia.agents.research.carry import carry_forward
 from mia.agents.research.changes import compute_changes, render_changes
 from mia.agents.research.dedupe import collate, index_of, unique_queries
 from mia.agents.research.engine import RunContext
@@ -63,6 +64,7 @@ class ResearchPipeline:
         self.notices: list[str] = list(params.get("notices", []))
         self.changes: dict[str, Any] | None = None
         self.audit: dict[str, int] = {}
+        self.failed_clients: set[str] = set()  # search clients with a failed search in this run
         self.unverified: list[dict[str, Any]] = []
 
     # --- the body -------------------------------------------------------------------------
@@ -80,7 +82,9 @@ class ResearchPipeline:
         previous = self.params.get("previous")
         changes = None
         if previous is not None:
-            changes = ctx.step("changes", lambda: compute_changes(previous["sources"], previous["claims"], sources))
+            sources, unchecked = self._carry_forward(sources, previous["sources"])
+            changes = ctx.step("changes", lambda: compute_changes(previous["sources"], previous["claims"], sources,
+                                                                  unchecked))
             if not changes["material"] and not self.params.get("force_report"):
                 return RunOutput(**ctx.step("write", lambda: self._write_unchanged(plan, changes)))
         self.changes = changes
@@ -95,6 +99,16 @@ class ResearchPipeline:
         result = ctx.step("verify", lambda: self._verify(sources, body))
         out = ctx.step("write", lambda: self._write(plan, sources, claims, result))
         return RunOutput(**out)
+
+    def _carry_forward(self, sources: list[Source], previous: list[dict[str, Any]]
+                       ) -> tuple[list[Source], list[str]]:
+        """A failed service's earlier sources stay (neither removed now nor new later); see `carry`."""
+        sources, carried = carry_forward(sources, previous, self.failed_clients)
+        unchecked = sorted(self.clients[name].service for name in self.failed_clients if name in self.clients)
+        if unchecked:
+            self._notice(f"Could not check {', '.join(unchecked)} this time; {carried} earlier source(s) from "
+                         "there are carried forward unchanged.")
+        return sources, unchecked
 
     def _stage(self, ctx: RunContext, stage: str) -> None:
         ctx.set_stage(stage)
@@ -148,6 +162,7 @@ class ResearchPipeline:
             service = self.clients[name].service
             if service in tally.silent:  # it did not answer before: do not wait for it again
                 tally.failed += 1
+                self.failed_clients.add(name)
                 return None
             try:
                 output = ctx.step(key, lambda: self._search_call(ctx, key, name, query, results_per))
@@ -156,6 +171,7 @@ class ResearchPipeline:
                 return None
             except ServiceError as exc:
                 tally.failed += 1
+                self.failed_clients.add(name)
                 tally.failures.setdefault(service, exc.message)
                 if exc.status is None and exc.retryable:  # no answer at all (timeout, refused, offline)
                     if service not in tally.silent:

@@ -102,3 +102,38 @@ def test_two_sub_questions_with_the_same_query_cost_one_search(mia: Mia, researc
     db = registry(mia_home)
     paid = db.execute("SELECT COUNT(*) FROM usage WHERE service = 'Perplexity'").fetchone()[0]
     assert paid == 1 and services.count("perplexity") == 1
+
+
+def test_a_service_that_failed_in_a_follow_up_is_not_a_change(mia_home: Path) -> None:
+    from datetime import datetime, timedelta
+
+    from fakes.corpus import Trial
+
+    from .conftest import base_env
+    from .test_triggers_e2e import iso
+
+    with FakeServices(llm=ResearchLLM()) as services:
+        mia = Mia({**base_env(mia_home), **services.env()})
+        first = mia.run("research", "DMD treatments", "--depth", "quick", "--sources", "pubmed,trials", "--json")
+        assert first.returncode == 0, first.stderr
+        folder = mia_home / "workspace" / "agents" / "dmd-treatments"
+        papers = {s["identifier"] for s in json.loads((folder / "sources.json").read_text()) if s["kind"] == "pubmed"}
+        assert papers
+        added = json.loads(mia.run("triggers", "add", "dmd-treatments", "--every", "1h", "--json").stdout)
+        due = datetime.fromisoformat(added["next_due"].replace("Z", "+00:00"))
+        services.corpus.add_trial(Trial(
+            nct_id="NCT99999998", status="RECRUITING", phases=["PHASE2"], sponsor="Invented Bio",
+            brief_title="DMD treatments: a new gene therapy trial", official_title="A new DMD gene therapy trial",
+            conditions=["Duchenne Muscular Dystrophy"], summary="DMD treatments with gene therapy."))
+        services.fail_next("pubmed", 400, 400, 400)  # an error page for each of the three searches
+        second = mia.run("triggers", "run", "--now", iso(due + timedelta(minutes=2)), "--json")
+        assert json.loads(second.stdout)["fires"][0]["outcome"] == "done", second.stderr
+        note = sorted((folder / "changes").glob("*.md"))[-1].read_text()
+        assert "Could not be checked this time: PubMed" in note and "New papers" not in note
+        assert "NCT99999998" in note
+        kept = {s["identifier"] for s in json.loads((folder / "sources.json").read_text()) if s["kind"] == "pubmed"}
+        assert papers <= kept  # carried forward, not dropped
+        third = mia.run("triggers", "run", "--now", iso(due + timedelta(hours=1, minutes=2)), "--json")
+        assert json.loads(third.stdout)["fires"][0]["outcome"] == "unchanged", third.stdout
+        last = sorted((folder / "changes").glob("*.md"))[-1].read_text()
+        assert "New papers" not in last and "Could not be checked" not in last

@@ -185,6 +185,7 @@ class FakeServices:
         self.models, self.pplx_fields, self.port, self.stream_pause = models, pplx_fields, port, stream_pause
         self.unstreamed_models, self.native_tool_stream = unstreamed_models, native_tool_stream  # llm_dialects
         self.requests: list[RecordedRequest] = []
+        self.esearch_backend_errors = 0  # ESearch answers 200 with {"esearchresult": {"ERROR": ...}} this often
         self.errors: list[str] = []  # exceptions raised by the LLM responder
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
@@ -251,6 +252,14 @@ class FakeServices:
             self.requests.clear()
             self.errors.clear()
 
+    def _take(self, counter: str) -> bool:
+        """Use up one of a misbehaviour counter (e.g. `esearch_backend_errors`); False when none is left."""
+        with self._lock:
+            left = getattr(self, counter, 0)
+            if left > 0:
+                setattr(self, counter, left - 1)
+            return left > 0
+
     def fail_next(self, service: str, *statuses: int) -> None:
         """Answer the next requests to `service` with these fault statuses, in order."""
         with self._lock:
@@ -309,6 +318,8 @@ class FakeServices:
         if req.service == "perplexity":
             return shapes.perplexity_search(req, self.corpus, self.pplx_key, self.pplx_fields)
         if req.service == "pubmed":
+            if req.path.endswith("esearch.fcgi") and self._take("esearch_backend_errors"):
+                return shapes.esearch_backend_error()
             return shapes.pubmed(req, self.corpus)
         if req.service == "europepmc":
             return shapes.europepmc(req, self.corpus)

@@ -209,6 +209,14 @@ def _int_arg(req: Incoming, name: str, default: int) -> int | None:
         return None
 
 
+def esearch_backend_error() -> Reply:
+    """ESearch's HTTP 200 whose JSON carries an ERROR instead of a result: what NCBI sends while its search
+    backend is down ("Search Backend failed: ...", seen in AlexsLemonade/refinebio#1390 and metapub#73; the
+    JSON form {"esearchresult": {"ERROR": ...}} as shown in ropensci/rentrez#208). It passes; retry it."""
+    return json_reply(200, {"header": {"type": "esearch", "version": "0.3"}, "esearchresult": {
+        "ERROR": "Search Backend failed: Unable to open connection to #PMQuerySrv?dbaf=pubmed"}})
+
+
 def pubmed(req: Incoming, corpus: Corpus) -> Reply:
     """esearch (JSON), efetch (PubMed XML or text) and esummary (JSON)."""
     tool = req.path.removeprefix("/eutils/")
