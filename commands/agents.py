@@ -108,7 +108,11 @@ def export(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
            output: Annotated[Path | None, typer.Option(
                "--output", "-o", help="NAME.tar.gz or NAME.zip (default: ./AGENT-DATE-TIME.tar.gz).")] = None,
            json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
-    """Write a portable archive of an agent: every file of its folder plus its registry rows as JSON."""
+    """Write a portable archive of an agent: every file of its folder plus its registry rows as JSON.
+
+    For moving or backing up an agent. To share a report (HTML, DOCX, PDF) or cite its sources (BibTeX,
+    RIS, CSL-JSON), use `mia export AGENT --format FORMAT`.
+    """
     from mia.store.export import export_agent
 
     settings, registry = open_state(notice=False)

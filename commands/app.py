@@ -14,6 +14,7 @@ from mia.commands import (
     chat,
     config,
     doctor,
+    export,
     inbox,
     mcp,
     report,
@@ -49,6 +50,7 @@ app.add_typer(sync.app, name="sync")
 app.add_typer(approvals.app, name="approvals")
 app.command("research")(research.research)
 app.command("report")(report.report)
+app.command("export")(export.export)
 app.command("usage")(usage.usage)
 app.command("doctor")(doctor.doctor)
 app.command("ask")(chat.ask)  # the Interaction Agent: one turn

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import shlex
-import subprocess
 import sys
 from typing import Annotated
 
@@ -112,6 +110,9 @@ def show_diff(lines: list[str], *, pager: bool) -> None:
 
 def page(text: str) -> None:
     """Send `text` through $PAGER (`less -R` when unset); print it directly if the pager cannot start."""
+    import shlex
+    import subprocess
+
     command = os.environ.get("PAGER", "").strip() or DEFAULT_PAGER
     try:
         argv = shlex.split(command)

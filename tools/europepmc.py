@@ -86,4 +86,13 @@ def to_source(record: _Record, query: str) -> Source | None:
         date=record.first_publication_date or record.pub_year,
         snippet=trim(abstract),
         query=query,
+        authors=_authors(record.author_string),
+        journal=strip_tags(journal) or None,
+        doi=record.doi,
     )
+
+
+def _authors(author_string: str | None) -> list[str]:
+    """'Mendell JR, Muntoni F.' (Europe PMC's authorString) -> ['Mendell JR', 'Muntoni F']."""
+    names = strip_tags(author_string).rstrip(".").split(",")
+    return [name.strip() for name in names if name.strip()]

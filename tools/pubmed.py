@@ -41,6 +41,7 @@ class Article:
     journal: str = ""
     date: str | None = None
     authors: list[str] = field(default_factory=list)
+    doi: str | None = None
 
 
 class PubMed(ServiceClient):
@@ -151,7 +152,7 @@ def _journal_article(element: ET.Element) -> Article | None:
     journal = clean(article.findtext("Journal/Title")) or clean(article.findtext("Journal/ISOAbbreviation"))
     date = _date(article.find("Journal/JournalIssue/PubDate")) or _date(article.find("ArticleDate"))
     return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(article.find("Abstract")),
-                   journal=journal, date=date, authors=_authors(article.find("AuthorList")))
+                   journal=journal, date=date, authors=_authors(article.find("AuthorList")), doi=_doi(element))
 
 
 def _book_article(element: ET.Element) -> Article | None:
@@ -164,6 +165,17 @@ def _book_article(element: ET.Element) -> Article | None:
     return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(document.find("Abstract")),
                    journal=book, date=_date(document.find("Book/PubDate")),
                    authors=_authors(document.find("AuthorList")))
+
+
+def _doi(element: ET.Element) -> str | None:
+    """The article's DOI: its ELocationID, else PubmedData's ArticleIdList (EFetch PubMed XML, both documented)."""
+    for found in element.iterfind(".//ELocationID[@EIdType='doi']"):
+        if clean(found.text):
+            return clean(found.text)
+    for found in element.iterfind("PubmedData/ArticleIdList/ArticleId[@IdType='doi']"):
+        if clean(found.text):
+            return clean(found.text)
+    return None
 
 
 def _text(element: ET.Element | None) -> str:
@@ -224,4 +236,5 @@ def to_source(article: Article, query: str) -> Source:
         both = article.journal and authors
         snippet = f"{article.journal} ({authors})" if both else (article.journal or authors)
     return Source(kind="pubmed", url=f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/", title=article.title,
-                  identifier=article.pmid, date=article.date, snippet=trim(snippet), query=query)
+                  identifier=article.pmid, date=article.date, snippet=trim(snippet), query=query,
+                  authors=article.authors, journal=article.journal or None, doi=article.doi)

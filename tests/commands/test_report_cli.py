@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_without_a_pager_setting_less_dash_r_is_used(capsys: pytest.CaptureFixtu
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[list[str]] = []
     monkeypatch.delenv("PAGER", raising=False)
-    monkeypatch.setattr(report_cmd.subprocess, "run", lambda argv, **kw: calls.append(argv))
+    monkeypatch.setattr(subprocess, "run", lambda argv, **kw: calls.append(argv))
     code, _, _ = run(capsys, "report", "dmd-treatments", "--pager")
     assert code == 0 and calls == [["less", "-R"]]
 

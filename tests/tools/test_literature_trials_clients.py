@@ -222,3 +222,14 @@ def test_trial_searches_are_spaced_by_the_token_bucket(fake: FakeService, http: 
 
     assert len(fake.requests) == 12
     assert slept == [pytest.approx(1.2), pytest.approx(1.2)]  # the burst of 10 is free, then 50 a minute
+
+
+def test_europe_pmc_records_carry_authors_journal_and_doi_for_citing(fake: FakeService, http: httpx.Client):
+    fake.on("/europepmc/webservices/rest/search", fake.reply(json_body=EPMC_SEARCH))
+
+    article, preprint, no_abstract = europepmc(http).search("duchenne exon skipping").sources
+
+    assert article.authors == ["Khan N", "Eliopoulos H", "Han L"]
+    assert article.journal == "Neuromuscular Disorders" and article.doi == "10.1016/j.nmd.2024.05.004"
+    assert preprint.journal == "bioRxiv" and preprint.doi == "10.1101/2025.02.11.637001"
+    assert no_abstract.authors == [] and no_abstract.doi is None

@@ -72,6 +72,12 @@ EFETCH = b"""<?xml version="1.0" ?>
       </PublicationTypeList>
     </Article>
   </MedlineCitation>
+  <PubmedData>
+    <ArticleIdList>
+      <ArticleId IdType="pubmed">37654321</ArticleId>
+      <ArticleId IdType="doi">10.1016/j.nmd.2023.10.002</ArticleId>
+    </ArticleIdList>
+  </PubmedData>
 </PubmedArticle>
 <PubmedArticle>
   <MedlineCitation Status="PubMed-not-MEDLINE" Owner="NLM">
@@ -86,6 +92,7 @@ EFETCH = b"""<?xml version="1.0" ?>
       </Journal>
       <ArticleTitle>Micro-dystrophin gene therapy with <i>rAAVrh74</i> in boys with Duchenne muscular \
 dystrophy: a phase 3 trial.</ArticleTitle>
+      <ELocationID EIdType="doi" ValidYN="Y">10.1038/s41591-024-02900-1</ELocationID>
       <Abstract>
         <AbstractText Label="BACKGROUND" NlmCategory="BACKGROUND">Duchenne muscular dystrophy (DMD) is \
 caused by loss of dystrophin; &#x3b2;-sarcoglycan levels fall as well.</AbstractText>
@@ -258,3 +265,15 @@ def test_long_abstracts_are_trimmed_and_odd_records_still_parse(fake: FakeServic
     assert (second.title, second.date, second.snippet) == ("PMID 222", "2020-07-01", "")
     assert (book.identifier, book.title, book.date) == ("333", "Dystrophinopathies", "2022")
     assert book.snippet == "Clinical characteristics of dystrophinopathies."
+
+
+def test_papers_carry_authors_journal_and_doi_for_citing(fake: FakeService, http: httpx.Client):
+    serve(fake)
+
+    first, second = pubmed(http).search("duchenne").sources[:2]
+
+    assert first.authors[:1] == ["Mendell JR"] and first.journal == "Nature medicine"
+    assert first.doi == "10.1038/s41591-024-02900-1"  # from ELocationID
+    assert second.doi == "10.1016/j.nmd.2023.10.002"  # from PubmedData's ArticleIdList
+    assert second.authors[:3] == ["Nguyen T", "Okafor C", "Lindqvist A"]
+    assert second.journal == "Neuromuscular disorders : NMD"
