@@ -56,6 +56,10 @@ SPECS: tuple[Spec, ...] = (
     Spec("llm.temperature", 0.2, "Sampling temperature."),
     Spec("llm.timeout", 120.0, "Seconds to wait for one LLM response."),
     Spec("llm.context_tokens", 0, "The model's context window in tokens (0: from the model's catalog or server)."),
+    Spec("llm.concurrency", 0, "LLM requests in flight at once (0: the server's slots; Workers AI 32, a local "
+         "server 1 unless it says more)."),
+    Spec("llm.json_mode", "auto", "Strongest JSON mode to try: auto (from the server), json_schema, json_object "
+         "or text (the schema in the prompt)."),
     Spec("llm.stream_tools", "auto", "Stream chat rounds that offer tools: auto (always for OpenAI-shape models; for "
          "legacy Workers AI models only after tool results), always, or never."),
     Spec("perplexity.api_key", None, "Perplexity API key (web search).", secret=True,
@@ -132,6 +136,8 @@ class LLMSettings(_Section):
     timeout: float = Field(gt=0)
     context_tokens: int = Field(ge=0, le=10_000_000)
     stream_tools: Literal["auto", "always", "never"] = "auto"
+    concurrency: int = Field(default=0, ge=0, le=256)
+    json_mode: Literal["auto", "json_schema", "json_object", "text"] = "auto"
 
 
 class PerplexitySettings(_Section):

@@ -127,6 +127,8 @@ def send(
     sleep: Callable[[float], None] = time.sleep,
     timeout: httpx.Timeout | None = None,
     deadline: float | None = None,
+    give_up: Callable[[httpx.Response], bool] | None = None,
+    timeout_attempts: int | None = None,
     **kwargs: Any,
 ) -> httpx.Response:
     """Send a request, retrying transient failures; raise ServiceError with the service's message.
@@ -135,8 +137,11 @@ def send(
     `timeout` replaces the client's for this request; `deadline` (a `time.monotonic()` value) bounds the
     whole call, retries included: no attempt or wait runs past it, and reaching it raises a retryable
     ServiceError without a status (the service did not answer in time).
+    `give_up(response)` true for an error response raises at once (a refusal that retrying cannot change);
+    `timeout_attempts` caps the attempts that end in a timeout (the error then has `code="timeout"`).
     """
     retry = retry or RetryPolicy()
+    timeouts = 0
     for attempt in range(1, retry.attempts + 1):
         if limiter:
             limiter.acquire()
@@ -153,11 +158,14 @@ def send(
                 service=service,
             ) from None
         except (httpx.TimeoutException, httpx.TransportError) as exc:
-            if attempt == retry.attempts or _past(deadline):
+            timed_out = isinstance(exc, httpx.TimeoutException)
+            timeouts += timed_out
+            if attempt == retry.attempts or _past(deadline) or (timed_out and timeout_attempts is not None
+                                                                and timeouts >= timeout_attempts):
                 raise ServiceError(
                     f"{service} could not be reached at {url.split('?')[0]}: {_describe(exc)}",
                     "Check the network and the service's base URL setting (`mia config show`).",
-                    service=service, retryable=True,
+                    service=service, retryable=True, code="timeout" if timed_out else None,
                 ) from None
             sleep(_capped(retry.delay(attempt, None), deadline))
             continue
@@ -166,7 +174,7 @@ def send(
         if stream:
             response.read()
             response.close()
-        transient = response.status_code in retry.statuses
+        transient = response.status_code in retry.statuses and not (give_up is not None and give_up(response))
         if not transient or attempt == retry.attempts:
             _raise_for(response, service, hint, retryable=transient)
         if _past(deadline):

@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 MAX_ROUNDS = 8
 HISTORY_MESSAGES = 40
 AGENTS_IN_PROMPT = 30
-LEGACY_FAMILIES = ("llama", "mistral", "hermes")
 EVENT_PREFIX = "[Notice from mia, not typed by the person]"
 EMPTY_ANSWER = "(The model gave an empty answer.)"
 REFUSED_STATUSES = (400, 422, 501)  # how a server says it cannot stream a request with tools
@@ -102,7 +101,7 @@ class InteractionAgent:
         self.conversation_id, self.background = conversation_id, background
         self.tools = tools or default_tools()
         self.approver, self.max_rounds = approver, max_rounds
-        self.legacy = llm.provider == "workers-ai" and any(f in llm.model.lower() for f in LEGACY_FAMILIES)
+        self.legacy = llm.profile.legacy_output  # from the model's output schema, never its name
 
     def run_turn(self, text: str, *, on_text: Callable[[str], object] | None = None,
                  on_tool: Callable[[ToolOutcome], object] | None = None,
@@ -250,7 +249,7 @@ class InteractionAgent:
                 for c in calls]}]
         call = message.tool_calls or {}
         result: dict[str, Any] = {"role": "tool", "content": message.content}
-        if not self.legacy or "llama-4" in self.llm.model:
+        if not self.legacy or self.llm.profile.tool_call_ids:
             result["tool_call_id"] = str(call.get("id", ""))
         if not self.legacy:
             return [result]

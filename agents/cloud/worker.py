@@ -16,9 +16,11 @@ from importlib import resources
 from typing import Any
 
 from mia import __version__
+from mia.agents.llm.catalog import facts_for
+from mia.agents.llm.profile import apply_settings, static_profile
 from mia.agents.llm.shapes import neuron_rates
 from mia.agents.research import prompts
-from mia.agents.research.pipeline import EXTRACT_MAX_TOKENS, PIPELINE_VERSION, PLAN_MAX_TOKENS, SOURCES_PER_EXTRACT
+from mia.agents.research.pipeline import PIPELINE_VERSION, SOURCES_PER_EXTRACT
 from mia.agents.schedule.rules import Schedule, iso
 from mia.settings import Settings
 from mia.store.agents import AgentRecord
@@ -58,10 +60,16 @@ class WorkerBundle:
 def worker_config(settings: Settings, models: list[str], policy: StepPolicy) -> dict[str, Any]:
     """The CONFIG constant of the module: everything the JS pipeline needs that is not a secret."""
     rates = {model: list(r) for model in sorted(set(models)) if (r := neuron_rates(model))}
+    # plan and extraction ask for llm.max_tokens fitted to the model's context, as the local pipeline does
+    profile = apply_settings(static_profile("workers-ai", "", settings.llm.model),
+                             context_tokens=settings.llm.context_tokens)
+    structured_tokens = profile.completion_tokens(settings.llm.max_tokens)
+    shapes = {model: facts.json_schema for model in sorted({*models, settings.llm.model})
+              if (facts := facts_for(model)) is not None and facts.json_schema}
     return {
         "mia_version": __version__, "pipeline": f"cloud/{PIPELINE_VERSION}", "prefix": settings.r2.prefix,
         "model": settings.llm.model, "max_tokens": settings.llm.max_tokens, "temperature": settings.llm.temperature,
-        "plan_max_tokens": PLAN_MAX_TOKENS, "extract_max_tokens": EXTRACT_MAX_TOKENS,
+        "plan_max_tokens": structured_tokens, "extract_max_tokens": structured_tokens, "json_shapes": shapes,
         "sources_per_extract": SOURCES_PER_EXTRACT, "snippet_chars": 1200, "depths": prompts.DEPTHS,
         "prompts": {"plan": prompts.PLAN_SYSTEM, "extract": prompts.EXTRACT_SYSTEM,
                     "synthesize": prompts.SYNTH_SYSTEM},

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -11,9 +13,11 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from mia.agents.llm import profile as profiles
+from mia.agents.llm.profile import ModelProfile
 from mia.agents.llm.shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result, parse_tool_calls
 from mia.agents.llm.stream import StreamState, iter_sse_data, parse_frames
-from mia.errors import ConfigError, MiaError, MissingCredentialError, ServiceError
+from mia.errors import ConfigError, ContextLengthExceeded, MiaError, MissingCredentialError, ServiceError
 from mia.settings import Settings
 from mia.tools.http import RateLimiter, RetryPolicy, decode_json, send
 
@@ -22,14 +26,17 @@ __all__ = ["LLMClient", "LLMOutputError", "LLMResponse", "ToolCall"]
 T = TypeVar("T", bound=BaseModel)
 
 PROVIDERS = ("workers-ai", "openai")
-# Native Workers AI models of these families take the raw JSON Schema; newer ones want {name, schema}.
-RAW_SCHEMA_FAMILIES = ("llama", "mistral", "hermes")
 MODEL_REJECTED_CODES = {5007, 3042, 5016, 5028}
 ALLOWANCE_CODES = {3036, 4006}
-CONTEXT_CODES = {3006, 3030, 5021}
+CONTEXT_CODES = {3006, 3030, 5021, "context_length_exceeded", "exceed_context_size_error"}
 JSON_MODE_UNMET = "json mode couldn't be met"
 # (base URL, model) pairs that answered a streamed request with plain JSON: asked unstreamed from then on.
 NOT_STREAMING: set[tuple[str, str]] = set()
+# How servers word a refused response_format (llama-cpp-python: HTTP 500 "Input should be 'text' or
+# 'json_object'"; Workers AI: 400 naming response_format; vLLM/Ollama: 400 naming json_schema).
+REFUSAL = re.compile(r"response_format|json_schema|json_object|'text'|grammar", re.IGNORECASE)
+REFUSAL_STATUSES = (400, 422, 500, 501)
+GENERATION_TIMEOUT_ATTEMPTS = 2  # a timed-out generation is sent at most once more
 
 
 class LLMOutputError(MiaError):
@@ -61,7 +68,9 @@ class LLMClient:
                  account_id: str | None, max_tokens: int, temperature: float, usd_per_1k_neurons: float,
                  input_usd_per_m: float | None = None, output_usd_per_m: float | None = None,
                  limiter: RateLimiter | None = None, retry: RetryPolicy | None = None,
-                 session_id: str | None = None, timeout: float | None = None) -> None:
+                 session_id: str | None = None, timeout: float | None = None,
+                 profile: ModelProfile | Callable[[LLMClient], ModelProfile] | None = None,
+                 concurrency: int = 0) -> None:
         if provider not in PROVIDERS:
             raise ConfigError(f"Unknown LLM provider '{provider}'.",
                               "Set it with `mia config set llm.provider workers-ai` (or openai).")
@@ -76,6 +85,11 @@ class LLMClient:
         self.refused_streamed_tools = False  # set when the service refused a streamed request with tools
         self.pricing = Pricing(self.service, provider, model, usd_per_1k_neurons, input_usd_per_m,
                                output_usd_per_m)
+        self._profile = profile if isinstance(profile, ModelProfile) else None
+        self._profile_loader = profile if callable(profile) else None
+        self._profile_lock = threading.Lock()
+        self._remember: Callable[[ModelProfile], None] = lambda _profile: None
+        self.concurrency_setting = concurrency
 
     @classmethod
     def from_settings(cls, settings: Settings, http: httpx.Client, *, model: str | None = None) -> LLMClient:
@@ -94,11 +108,56 @@ class LLMClient:
                 raise _missing_cloudflare(account_id, api_key)
             base_url = settings.cloudflare.api_base_url
         prices = settings.prices
+        store = profiles.store_for(settings.home)
+
+        def load(client: LLMClient) -> ModelProfile:
+            return client.load_profile(store, context_tokens=llm.context_tokens, json_mode=llm.json_mode)
+
         return cls(http=http, provider=llm.provider, model=model or llm.model, base_url=base_url,
                    api_key=api_key, account_id=account_id, max_tokens=llm.max_tokens,
                    temperature=llm.temperature, usd_per_1k_neurons=prices.usd_per_1k_neurons,
                    input_usd_per_m=prices.llm_input_usd_per_m, output_usd_per_m=prices.llm_output_usd_per_m,
-                   timeout=llm.timeout)
+                   timeout=llm.timeout, profile=load, concurrency=llm.concurrency)
+
+    @property
+    def profile(self) -> ModelProfile:
+        """This model's profile: discovered (or read from the cache) on first use, else from the table."""
+        with self._profile_lock:
+            if self._profile is None:
+                loader = self._profile_loader
+                self._profile = loader(self) if loader is not None else profiles.static_profile(
+                    self.provider, self.base_url, self.model)
+            return self._profile
+
+    def load_profile(self, store: profiles.ProfileStore, *, context_tokens: int = 0, json_mode: str = "auto",
+                     refresh: bool = False) -> ModelProfile:
+        """The cached profile, or one discovered now (and cached when the server answered); settings win."""
+        key = profiles.static_profile(self.provider, self.base_url, self.model).key
+        found = None if refresh else store.get(key)
+        if found is None:
+            headers = {k: v for k, v in self._headers().items() if k != "x-session-affinity"}
+            found = profiles.discover(self.http, provider=self.provider, base_url=self.base_url, model=self.model,
+                                      headers=headers, account_id=self.account_id)
+            if found.answered:
+                store.put(found)
+
+        discovered = dataclasses.replace(found, json_modes=list(found.json_modes))
+
+        def remember(changed: ModelProfile) -> None:  # what a refusal taught, without the settings' overrides
+            discovered.json_modes, discovered.json_source = list(changed.json_modes), changed.json_source
+            discovered.schema_shape = changed.schema_shape
+            store.put(discovered)
+        self._remember = remember
+        return profiles.apply_settings(found, context_tokens=context_tokens, json_mode=json_mode)
+
+    @property
+    def context_tokens(self) -> int:
+        """The model's context window in tokens (the profile's figure, or its default when unknown)."""
+        return self.profile.context_size
+
+    def completion_tokens(self, wanted: int | None = None) -> int:
+        """max_tokens for a call: `wanted` (default `llm.max_tokens`) fitted to half the context."""
+        return self.profile.completion_tokens(wanted or self.max_tokens)
 
     @property
     def service(self) -> str:
@@ -184,32 +243,53 @@ class LLMClient:
 
     def structured(self, messages: list[dict[str, Any]], schema: type[T], *, max_tokens: int | None = None
                    ) -> tuple[T, list[LLMResponse]]:
-        """A reply validated as `schema`, with one repair attempt; returns every reply made (for usage)."""
+        """A reply validated as `schema`, with one repair attempt; returns every reply made (for usage).
+
+        The JSON mode comes from the profile: the strongest mode the server has not refused (json_schema →
+        json_object with the schema → the schema in the prompt). A refusal is not retried: the request steps
+        down at once and the profile remembers it for this base URL and model. Workers AI's json_schema
+        shape (bare or `{name, schema}`) follows the model's input schema; a 400 naming response_format
+        tries the other shape once. Raises LLMOutputError (with every reply) when no valid JSON came back.
+        """
         json_schema = schema.model_json_schema()
-        response_format = self._response_format(schema, json_schema)
-        responses: list[LLMResponse] = []
-        try:
-            first = self._complete(messages, max_tokens=max_tokens, response_format=response_format)
-        except ServiceError as exc:
-            if JSON_MODE_UNMET not in exc.message.lower():
-                raise
-            # JSON mode refused the schema: ask for the JSON in plain text instead (this is the one repair).
-            retry = [*messages, {"role": "user", "content": _json_in_text_prompt(json_schema, exc.message)}]
-            responses.append(self._complete(retry, max_tokens=max_tokens))
-            return self._validated_or_raise(schema, responses, exc.message), responses
-        responses.append(first)
+        first, mode = self._structured_first(messages, schema, json_schema, max_tokens)
+        responses = [first]
         value, error = _validate(first.text, schema)
         if value is not None:
             return value, responses
-        repair = [*messages, {"role": "assistant", "content": first.text},
-                  {"role": "user", "content": _repair_prompt(_schema_name(schema), error)}]
+        repair = [*self._with_shape(messages, mode, json_schema), {"role": "assistant", "content": first.text},
+                  {"role": "user", "content": _repair_prompt(_schema_name(schema), error, json_schema)}]
         try:
-            responses.append(self._complete(repair, max_tokens=max_tokens, response_format=response_format))
+            responses.append(self._complete(repair, max_tokens=max_tokens,
+                                            response_format=self._response_format(mode, schema, json_schema)))
         except ServiceError as exc:
-            if JSON_MODE_UNMET not in exc.message.lower():
+            if not _refused(exc):
                 raise
             raise _output_error(schema, error, first, responses) from None
         return self._validated_or_raise(schema, responses, error), responses
+
+    def _structured_first(self, messages: list[dict[str, Any]], schema: type[BaseModel],
+                          json_schema: dict[str, Any], max_tokens: int | None) -> tuple[LLMResponse, str]:
+        """The first reply and the JSON mode it was asked in, stepping down on refusals."""
+        profile = self.profile
+        mode, flipped = profile.json_mode, False
+        while True:
+            try:
+                return self._complete(self._with_shape(messages, mode, json_schema), max_tokens=max_tokens,
+                                      response_format=self._response_format(mode, schema, json_schema)), mode
+            except ServiceError as exc:
+                if mode == "text" or not _refused(exc):
+                    raise
+                if JSON_MODE_UNMET in exc.message.lower():  # this reply could not meet the schema: not remembered
+                    mode = "text"
+                    continue
+                if mode == "json_schema" and self.provider == "workers-ai" and not flipped:
+                    flipped = True
+                    profile.schema_shape = "bare" if profile.schema_shape == "wrapped" else "wrapped"
+                    profile.json_source = f"the other shape was refused; {profile.schema_shape} json_schema"
+                else:
+                    mode = profile.step_down(mode)
+                self._remember(profile)
 
     def _validated_or_raise(self, schema: type[T], responses: list[LLMResponse], earlier: str) -> T:
         value, error = _validate(responses[-1].text, schema)
@@ -217,13 +297,28 @@ class LLMClient:
             raise _output_error(schema, error or earlier, responses[-1], responses)
         return value
 
-    def _response_format(self, schema: type[BaseModel], json_schema: dict[str, Any]) -> dict[str, Any]:
-        """JSON mode: raw schema for legacy Workers AI families, the named wrapper for everything else."""
-        legacy = any(family in self.model.lower() for family in RAW_SCHEMA_FAMILIES)
-        if self.provider == "workers-ai" and legacy:
+    def _response_format(self, mode: str, schema: type[BaseModel], json_schema: dict[str, Any]
+                         ) -> dict[str, Any] | None:
+        """The body's response_format for a JSON mode (None for text)."""
+        if mode == "json_object":  # llama.cpp and llama-cpp-python constrain to `schema` when given
+            return {"type": "json_object", "schema": json_schema}
+        if mode != "json_schema":
+            return None
+        if self.profile.schema_shape == "bare":
             return {"type": "json_schema", "json_schema": json_schema}
         name = re.sub(r"[^A-Za-z0-9_-]", "_", str(json_schema.get("title") or schema.__name__))[:64]
         return {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}}
+
+    @staticmethod
+    def _with_shape(messages: list[dict[str, Any]], mode: str, json_schema: dict[str, Any]) -> list[dict[str, Any]]:
+        """Without enforced JSON, the system prompt carries the schema so the model knows the shape."""
+        if mode == "json_schema":
+            return messages
+        note = ("Reply with only one JSON object, no prose and no code fences, matching this JSON Schema: "
+                + json.dumps(compact_schema(json_schema), separators=(",", ":")))
+        if messages and messages[0].get("role") == "system":
+            return [{**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}, *messages[1:]]
+        return [{"role": "system", "content": note}, *messages]
 
     def _complete(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
@@ -232,7 +327,7 @@ class LLMClient:
         if response_format is not None:
             body["response_format"] = response_format
         started = time.monotonic()
-        response = self._post(body, stream=False)
+        response = self._post(body, stream=False, give_up=_refusal_response if response_format else None)
         return self._reply(decode_json(response, self.service), started)
 
     def _body(self, messages: list[dict[str, Any]], *, max_tokens: int | None, temperature: float | None,
@@ -260,15 +355,59 @@ class LLMClient:
             headers["x-session-affinity"] = self.session_id  # same replica, so the prompt cache is hit
         return headers
 
-    def _post(self, body: dict[str, Any], *, stream: bool) -> httpx.Response:
-        """POST through the shared retrying sender; errors get a hint that names the setting to change."""
+    def _post(self, body: dict[str, Any], *, stream: bool,
+              give_up: Callable[[httpx.Response], bool] | None = None) -> httpx.Response:
+        """POST through the shared retrying sender, inside the server's gate; errors are classified.
+
+        At most `llm.concurrency` (else the profile's slots) requests are in flight per server in this
+        process; a streamed response keeps its place until it is closed. A timed-out generation is sent
+        once more at most.
+        """
         extra: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
+        gate = profiles.server_gate(self.base_url, self._slots())
+        gate.acquire()
         try:
-            return send(self.http, "POST", self.url, service=self.service, limiter=self.limiter,
-                        retry=self.retry, stream=stream, json=body, headers=self._headers(), **extra)
+            response = send(self.http, "POST", self.url, service=self.service, limiter=self.limiter,
+                            retry=self.retry, stream=stream, json=body, headers=self._headers(), give_up=give_up,
+                            timeout_attempts=GENERATION_TIMEOUT_ATTEMPTS, **extra)
         except ServiceError as exc:
-            exc.hint = self._hint_for(exc) or exc.hint
+            gate.release()
+            raise self.classify(exc) from None
+        except BaseException:
+            gate.release()
             raise
+        if not stream:
+            gate.release()
+            return response
+        return _release_on_close(response, gate)
+
+    def _slots(self) -> int:
+        """Requests in flight at once: the setting, Workers AI's default, else the server's discovered slots."""
+        if self.concurrency_setting > 0:
+            return self.concurrency_setting
+        if self.provider == "workers-ai":  # no discovery needed: the account's rate limit is the limit
+            return profiles.static_profile(self.provider, self.base_url, self.model).concurrency()
+        return self.profile.concurrency()
+
+    def classify(self, exc: ServiceError) -> ServiceError:
+        """The one classification of LLM errors: context overflow becomes ContextLengthExceeded (with the
+        profile's context size), a timeout names `llm.timeout`, every other error gets the hint that fits."""
+        if _is_context_error(exc):
+            limit = self.profile.context_tokens
+            size = f"{limit:,} tokens, from {self.profile.context_source}" if limit else "unknown"
+            return ContextLengthExceeded(
+                exc.message,
+                f"The prompt does not fit the model's context window ({size}). Lower `llm.max_tokens`, or, if the "
+                "server's context is larger, say so with `mia config set llm.context_tokens N`.",
+                limit=limit, service=exc.service, status=exc.status, code=exc.code)
+        if exc.code == "timeout":
+            exc.message = (f"{self.service} did not answer within llm.timeout ({self.timeout or 0:g} s); the model "
+                           f"at {self.base_url} is slower than that (it was asked twice).")
+            exc.hint = ("Raise the timeout with `mia config set llm.timeout 600`, lower `llm.max_tokens`, or use "
+                        "a faster model.")
+            return exc
+        exc.hint = self._hint_for(exc) or exc.hint
+        return exc
 
     def _hint_for(self, exc: ServiceError) -> str | None:
         code = _code(exc)
@@ -281,8 +420,6 @@ class LLMClient:
             return f"The model '{self.model}' is not available on {where}; {change_model}."
         if code in ALLOWANCE_CODES:
             return "The Workers AI allowance is used up; wait for the reset (00:00 UTC) or upgrade the plan."
-        if code in CONTEXT_CODES or exc.status == 413:
-            return "The request is too large for the model; lower `llm.max_tokens` or send less text."
         if exc.status in (401, 403):
             if self.provider == "openai":
                 return "Check the key with `mia config set llm.api_key` (you will be prompted)."
@@ -318,10 +455,9 @@ class LLMClient:
             code = first.get("code")
             message = first.get("message") or ("no result in the reply" if result is None else "unsuccessful")
             code_part = f" (code {code})" if code is not None else ""
-            exc = ServiceError(f"{self.service} answered without a result{code_part}: {message}", None,
-                               service=self.service, code=code)
-            exc.hint = self._hint_for(exc) or "Try again; check `mia doctor` if it keeps happening."
-            raise exc
+            exc = ServiceError(f"{self.service} answered without a result{code_part}: {message}",
+                               "Try again; check `mia doctor` if it keeps happening.", service=self.service, code=code)
+            raise self.classify(exc)
         return result
 
 
@@ -380,14 +516,68 @@ def _fits(schema: type[BaseModel], value: Any) -> bool:
     return True
 
 
-def _repair_prompt(schema_name: str, error: str) -> str:
-    return (f"Your reply is not valid JSON for the {schema_name} schema: {error}. "
-            "Reply with only the corrected JSON object: no prose, no code fences.")
+def _repair_prompt(schema_name: str, error: str, json_schema: dict[str, Any]) -> str:
+    shape = json.dumps(compact_schema(json_schema), separators=(",", ":"))
+    return (f"Your reply is not valid JSON for the {schema_name} schema: {error}. Reply with only the corrected "
+            f"JSON object, no prose and no code fences, matching this JSON Schema: {shape}")
 
 
-def _json_in_text_prompt(json_schema: dict[str, Any], service_message: str) -> str:
-    return (f"JSON mode could not be used ({service_message}). Reply with only a JSON object that matches "
-            f"this JSON Schema, with no prose and no code fences:\n{json.dumps(json_schema)}")
+def compact_schema(json_schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON Schema without titles and with $defs inlined: fewer tokens for a small model to read."""
+    defs = json_schema.get("$defs", {})
+
+    def strip(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
+                return strip(defs[ref[8:]])
+            return {k: strip(v) for k, v in node.items() if k not in ("title", "$defs")}
+        if isinstance(node, list):
+            return [strip(item) for item in node]
+        return node
+
+    result: dict[str, Any] = strip(json_schema)
+    return result
+
+
+def _refused(exc: ServiceError) -> bool:
+    """A service error that refuses the JSON mode (not one that retrying or another mode would not fix)."""
+    if JSON_MODE_UNMET in exc.message.lower():
+        return True
+    return exc.status in REFUSAL_STATUSES and bool(REFUSAL.search(exc.message))
+
+
+def _refusal_response(response: httpx.Response) -> bool:
+    """An error response that refuses the request's response_format: not worth retrying as it is."""
+    if response.status_code not in REFUSAL_STATUSES:
+        return False
+    text = response.text
+    return bool(REFUSAL.search(text)) or JSON_MODE_UNMET in text.lower()
+
+
+def _is_context_error(exc: ServiceError) -> bool:
+    """Does this error say the prompt is too long for the model (Workers AI codes, OpenAI/llama.cpp codes)?"""
+    if exc.code in CONTEXT_CODES or _code(exc) in CONTEXT_CODES or exc.status == 413:
+        return True
+    text = exc.message.lower()
+    return any(words in text for words in ("context length", "context window", "maximum context", "max context",
+                                           "context_length_exceeded", "exceeds the available context"))
+
+
+def _release_on_close(response: httpx.Response, gate: Any) -> httpx.Response:
+    """Release the server's gate once when the streamed response is closed (every caller closes it)."""
+    close, released = response.close, threading.Event()
+
+    def close_and_release() -> None:
+        try:
+            close()
+        finally:
+            if not released.is_set():
+                released.set()
+                gate.release()
+
+    response.close = close_and_release  # type: ignore[method-assign]
+    return response
 
 
 def _output_error(schema: type[BaseModel], error: str, last: LLMResponse,

@@ -10,10 +10,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from mia.agents.llm.catalog import neurons_table
 from mia.agents.llm.stream import strip_think
 from mia.models import Usage
-
-USD_PER_1K_NEURONS_LIST_PRICE = 0.011
 
 
 class ToolCall(BaseModel):
@@ -35,20 +34,8 @@ class LLMResponse(BaseModel):
     raw: dict[str, Any] | None = None
 
 
-def _neurons_from_usd(usd_in: float, usd_out: float) -> tuple[float, float]:
-    """Neurons per million tokens from a $-per-million list price."""
-    return (usd_in / USD_PER_1K_NEURONS_LIST_PRICE * 1000, usd_out / USD_PER_1K_NEURONS_LIST_PRICE * 1000)
-
-
-# Neurons per million input / output tokens (API_NOTES §1.7; llama-3.3 from Cloudflare's own neuron table).
-NEURONS_PER_M: dict[str, tuple[float, float]] = {
-    "@cf/meta/llama-3.3-70b-instruct-fp8-fast": (26_668, 204_805),
-    "@cf/meta/llama-4-scout-17b-16e-instruct": _neurons_from_usd(0.27, 0.85),
-    "@cf/qwen/qwen3-30b-a3b-fp8": _neurons_from_usd(0.051, 0.34),
-    "@cf/openai/gpt-oss-120b": _neurons_from_usd(0.35, 0.75),
-    "@cf/openai/gpt-oss-20b": _neurons_from_usd(0.20, 0.30),
-    "@cf/zai-org/glm-4.7-flash": _neurons_from_usd(0.0605, 0.40),
-}
+# Neurons per million input / output tokens, from the one model table (mia.agents.llm.catalog).
+NEURONS_PER_M: dict[str, tuple[float, float]] = neurons_table()
 _NEURONS_BY_NAME = {model.rsplit("/", 1)[-1]: rates for model, rates in NEURONS_PER_M.items()}
 
 

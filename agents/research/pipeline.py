@@ -25,8 +25,6 @@ from mia.store import runs as run_store
 from mia.tools.search import SearchClient, SearchResult
 
 PIPELINE_VERSION = "research/1"
-PLAN_MAX_TOKENS = 1024
-EXTRACT_MAX_TOKENS = 1536
 SOURCES_PER_EXTRACT = 8
 SYNTH_INPUT_TOKENS_GUESS = 6000
 
@@ -129,8 +127,9 @@ class ResearchPipeline:
 
         def plan() -> list[dict[str, str]]:
             # A structured call may need its one repair attempt: hold the cost of two.
-            with self.budget.hold(2 * llm.estimate_cost(messages, PLAN_MAX_TOKENS), what="planning"):
-                result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, PLAN_MAX_TOKENS)
+            max_tokens = llm.completion_tokens()  # llm.max_tokens, fitted to the model's context
+            with self.budget.hold(2 * llm.estimate_cost(messages, max_tokens), what="planning"):
+                result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, max_tokens)
             return [sq.model_dump() for sq in result.sub_questions[: max(n, 1)]]
 
         return ctx.step("plan", plan)
@@ -253,9 +252,10 @@ class ResearchPipeline:
     def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source]) -> list[dict[str, Any]]:
         assert self.llm is not None
         messages = prompts.extract_messages(self.params["question"], sub_question, batch)
-        with self.budget.hold(2 * self.llm.estimate_cost(messages, EXTRACT_MAX_TOKENS),
+        max_tokens = self.llm.completion_tokens()  # llm.max_tokens, fitted to the model's context
+        with self.budget.hold(2 * self.llm.estimate_cost(messages, max_tokens),
                               reserve_usd=self._synthesis_reserve(), what="evidence extraction"):
-            result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, EXTRACT_MAX_TOKENS)
+            result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, max_tokens)
         allowed = {s.number for s in batch}
         return [{**c.model_dump(), "sub_question": i} for c in result.claims if c.source in allowed]
 

@@ -421,11 +421,22 @@ class CloudRun {
   async llm(messages, maxTokens, json) {
     const model = this.agent.model || CONFIG.model;
     const body = { messages, max_tokens: maxTokens, temperature: CONFIG.temperature };
+    let reply;
     if (json) {
-      const legacy = /llama|mistral|hermes/i.test(model);
-      body.response_format = { type: "json_schema", json_schema: legacy ? json : { name: json.title ?? "Output", schema: json } };
+      // JSON mode's shape as the model's input schema declares it (mia's model table, CONFIG.json_shapes);
+      // a refusal that names response_format is asked once more with the other shape.
+      const format = (shape) => ({ type: "json_schema", json_schema: shape === "bare" ? json : { name: json.title ?? "Output", schema: json } });
+      const shape = CONFIG.json_shapes?.[model] ?? "wrapped";
+      try {
+        reply = await this.env.AI.run(model, { ...body, response_format: format(shape) });
+      } catch (error) {
+        if (!/response_format/i.test(String(error?.message ?? error))) throw error;
+        reply = await this.env.AI.run(model, { ...body, response_format: format(shape === "bare" ? "wrapped" : "bare") });
+      }
+    } else {
+      reply = await this.env.AI.run(model, body);
     }
-    const { text, usage } = normalise(await this.env.AI.run(model, body));
+    const { text, usage } = normalise(reply);
     return { text, usage: priceUsage(model, usage) };
   }
 

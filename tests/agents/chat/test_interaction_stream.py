@@ -170,9 +170,9 @@ def test_cancelling_mid_stream_stops_reading_and_counts_what_was_received(make_a
 
 def test_a_service_that_refuses_streamed_tools_is_asked_without_streaming(make_agent: Any, chat: ScriptedLLM,
                                                                           fake: FakeServices) -> None:
-    fake.fail_next("workers-ai", 400)
     chat.push("First answer.", "Second answer.")
-    agent = make_agent(QWEN)
+    agent = make_agent(QWEN)  # the model's profile is read here, so the fault below meets the chat request
+    fake.fail_next("workers-ai", 400)
     assert agent.run_turn("hello").answer == "First answer."
     assert agent.run_turn("again").answer == "Second answer."
     assert streamed(chat) == [False, False]  # the refusal is remembered for the session

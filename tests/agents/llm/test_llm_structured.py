@@ -121,4 +121,5 @@ def test_when_json_mode_cannot_be_met_the_repair_asks_for_json_in_text() -> None
     assert plan.question == "TAVR outcomes" and len(responses) == 1
     second = service.body(1)
     assert "response_format" not in second
-    assert '"queries"' in second["messages"][-1]["content"] and second["messages"][:2] == ASK
+    # the schema now rides in the system prompt; the person's message is unchanged
+    assert '"queries"' in second["messages"][0]["content"] and second["messages"][1:] == ASK[1:]
