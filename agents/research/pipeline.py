@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from mia.agents.llm.client import LLMClient, LLMOutputError
 from mia.agents.research import prompts
+from mia.agents.research.bottom_line import lead_with_bottom_line
 from mia.agents.research.budget import Budget
 from mia.agents.research.carry import carry_forward
 from mia.agents.research.changes import compute_changes, render_changes
@@ -282,8 +283,8 @@ class ResearchPipeline:
     def _verify(self, sources: list[Source], body: str | None) -> dict[str, Any]:
         if body is None:
             return {"body": None, "cited": [], "removed": 0}
-        verified = verify_citations(clean_body(body), {s.number for s in sources if s.number is not None},
-                                    index_of(sources).number_of)
+        verified = verify_citations(lead_with_bottom_line(clean_body(body)),
+                                    {s.number for s in sources if s.number is not None}, index_of(sources).number_of)
         return {"body": verified.text, "cited": verified.cited, "removed": verified.removed,
                 "identifiers_removed": verified.identifiers_removed}
 

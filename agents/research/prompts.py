@@ -57,7 +57,11 @@ EXTRACT_SYSTEM = (
 
 SYNTH_SYSTEM = (
     "[mia:synthesize] You write concise, well-organised research briefs for clinicians and analysts who follow "
-    "medical innovation. Write in Markdown with short sections (## Summary, then topical sections such as "
+    "medical innovation. Open with one line that starts with **Bottom line:** and answers the question: when it "
+    "can be answered yes or no, with Yes, No or Uncertain, a dash and one sentence saying why, with citations "
+    "(e.g. **Bottom line:** Yes — two randomised trials showed a benefit [2][4]); otherwise with a 2-3 sentence "
+    "answer, with citations. Say Uncertain when the evidence is thin or conflicting. "
+    "Then write in Markdown with short sections (## Summary, then topical sections such as "
     "## Approved and late-stage therapies, ## Clinical trials, ## Safety, ## Open questions). Support every "
     "factual sentence with citations in square brackets using ONLY the source numbers given, e.g. [3] or "
     "[2][5]. Never invent sources, numbers, URLs or facts; say plainly where the evidence is thin. Do not add "

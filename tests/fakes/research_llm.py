@@ -44,7 +44,8 @@ class ResearchLLM:
     def __init__(self, *, bogus_citation: int | None = None, invalid_json_once: str | None = None,
                  sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False,
                  cite_backwards: bool = False, invented_ids: bool = False, quotes: str = "real",
-                 prose_plans: int = 0, chatty_json: bool = False) -> None:
+                 prose_plans: int = 0, chatty_json: bool = False, verdict: str | None = "Yes",
+                 bottom_line_at: str = "top") -> None:
         self.bogus_citation = bogus_citation
         self.invalid_json_once = invalid_json_once
         self.sub_questions = sub_questions
@@ -56,6 +57,8 @@ class ResearchLLM:
         self.quotes = quotes  # real | missing | invented | wrong_source | empty_claims
         self.prose_plans = prose_plans  # how many plan requests get clarifying prose instead of JSON
         self.chatty_json = chatty_json
+        self.verdict = verdict  # None: the model leaves the bottom line out
+        self.bottom_line_at = bottom_line_at  # "top", or "end" (a model that ignores where it was asked to put it)
         self.tasks: Counter[str] = Counter()
         self.hold: dict[str, threading.Event] = {}  # a task named here waits until its event is set
         self._lock = threading.Lock()
@@ -125,7 +128,10 @@ class ResearchLLM:
         numbers = [int(n) for n in re.findall(r"^\[(\d+)\]", listing, re.MULTILINE)]
         if self.cite_backwards:
             numbers.reverse()
-        lines = ["## Summary", ""]
+        bottom = []
+        if self.verdict is not None and numbers:
+            bottom = [f"**Bottom line:** {self.verdict} — the retrieved literature points this way [{numbers[0]}].", ""]
+        lines = [*(bottom if self.bottom_line_at == "top" else []), "## Summary", ""]
         if numbers:
             lines.append(f"The retrieved literature covers {len(numbers)} sources [{numbers[0]}].")
         for n in numbers[1:6]:
@@ -141,5 +147,7 @@ class ResearchLLM:
         if self.bogus_citation is not None:
             lines.append(f"- A striking claim that no retrieved source supports [{self.bogus_citation}].")
         lines += ["", "## Open questions", "", "Long-term durability remains uncertain."]
+        if self.bottom_line_at == "end":
+            lines += ["", *bottom]
         lines += ["", "## References", "", "[1] Made-up reference list that mia must drop."]
         return LLMReply(text="\n".join(lines) + "\n", prompt_tokens=self.tokens * 5, completion_tokens=400)
