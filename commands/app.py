@@ -14,6 +14,7 @@ from mia.commands import (
     chat,
     config,
     doctor,
+    eval,
     export,
     inbox,
     mcp,
@@ -48,6 +49,7 @@ triggers.app.command("import-cloud-runs")(triggers_cloud.import_cloud_runs)
 app.add_typer(inbox.app, name="inbox")
 app.add_typer(sync.app, name="sync")
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(eval.app, name="eval")
 app.command("research")(research.research)
 app.command("report")(report.report)
 app.command("export")(export.export)

@@ -12,7 +12,8 @@ from mia.store.db import Registry, utcnow
 from mia.store.workspace import check_slug, slugify
 
 AGENT_COLUMNS = ("id", "slug", "question", "status", "parent_id", "sources", "depth", "model", "budget_usd",
-                 "report_version", "last_run_id", "last_run_at", "created_at", "updated_at")
+                 "report_version", "last_run_id", "last_run_at", "created_at", "updated_at", "purpose")
+PURPOSES = ("research", "eval")
 
 
 class AgentRecord(BaseModel):
@@ -32,6 +33,7 @@ class AgentRecord(BaseModel):
     last_run_at: str | None = None
     created_at: str
     updated_at: str
+    purpose: str = "research"  # "eval": made by `mia eval`, hidden from the user's lists
 
     @property
     def source_list(self) -> list[str]:
@@ -59,6 +61,7 @@ def create_agent(
     budget_usd: float,
     slug: str | None = None,
     parent_id: str | None = None,
+    purpose: str = "research",
 ) -> AgentRecord:
     """Insert a new agent; an explicit slug must be free, a derived one gets a -2, -3 suffix if needed."""
     now = utcnow()
@@ -74,7 +77,7 @@ def create_agent(
             "id": uuid.uuid4().hex[:12], "slug": slug, "question": question, "status": "new",
             "parent_id": parent_id, "sources": ",".join(sources), "depth": depth, "model": model,
             "budget_usd": budget_usd, "report_version": 0, "last_run_id": None, "last_run_at": None,
-            "created_at": now, "updated_at": now,
+            "created_at": now, "updated_at": now, "purpose": purpose,
         }
         db.table("agents").insert(row)
     return AgentRecord.model_validate(row)
@@ -90,8 +93,13 @@ def get_agent(registry: Registry, ref: str) -> AgentRecord:
     return AgentRecord.model_validate(row)
 
 
-def list_agents(registry: Registry) -> list[AgentRecord]:
-    return [AgentRecord.model_validate(r) for r in registry.query("SELECT * FROM agents ORDER BY created_at")]
+def list_agents(registry: Registry, *, purpose: str | None = "research") -> list[AgentRecord]:
+    """The user's agents, oldest first; `purpose="eval"` gives the eval's agents instead, None gives all."""
+    if purpose is None:
+        rows = registry.query("SELECT * FROM agents ORDER BY created_at")
+    else:
+        rows = registry.query("SELECT * FROM agents WHERE purpose = ? ORDER BY created_at", (purpose,))
+    return [AgentRecord.model_validate(r) for r in rows]
 
 
 def set_status(registry: Registry, agent_id: str, status: str, **fields: Any) -> None:

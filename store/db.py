@@ -279,6 +279,12 @@ def m006_outreach(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m007_agent_purpose(db: sqlite_utils.Database) -> None:
+    """Agents made by `mia eval` (purpose 'eval') are kept apart from the user's own ('research')."""
+    db.execute("ALTER TABLE agents ADD COLUMN purpose TEXT NOT NULL DEFAULT 'research'")
+
+
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 

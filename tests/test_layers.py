@@ -51,7 +51,7 @@ def test_no_module_imports_a_higher_layer(folder: str) -> None:
 
 # Inside agents/: a capability may import those of a lower rank, never one of its own rank or above
 # (the same rule as the import-linter contract, checked here too so a plain pytest run sees it).
-AGENT_RANKS = {"llm": 0, "research": 1, "outreach": 2, "schedule": 2, "chat": 3, "cloud": 3}
+AGENT_RANKS = {"llm": 0, "research": 1, "outreach": 2, "schedule": 2, "eval": 2, "chat": 3, "cloud": 3}
 
 
 def test_agents_capabilities_import_only_lower_ones() -> None:

@@ -22,11 +22,11 @@ SELECT a.id, a.slug, a.status, a.report_version, a.last_run_at, a.question,
        (SELECT MIN(t.next_due) FROM triggers t WHERE t.agent_id = a.id AND (t.enabled = 1 OR t.deployed = 1))
            AS next_due,
        (SELECT COUNT(*) FROM approvals p WHERE p.agent_id = a.id AND p.status = 'pending') AS pending
-FROM agents a ORDER BY a.created_at"""
+FROM agents a WHERE a.purpose = 'research' ORDER BY a.created_at"""
 
 
 def agent_rows(registry: Registry) -> list[AgentRow]:
-    """Every agent with its status, spend, next trigger and pending approvals, in one read."""
+    """Every agent of the user's (not the eval's) with its status, spend, next trigger and pending approvals, in one read."""
     return [AgentRow(id=r["id"], slug=r["slug"], status=r["status"], report_version=int(r["report_version"]),
                      cost_usd=float(r["cost_usd"]), last_run_at=r["last_run_at"], question=r["question"],
                      next_due=r["next_due"], pending_approvals=int(r["pending"]))

@@ -148,10 +148,18 @@ def evidence_markdown(claims: list[dict[str, Any]]) -> str:
 
 
 def spawn_research(settings: Settings, registry: Registry, request: ResearchRequest, *, http: httpx.Client,
-                   on_event: EventSink) -> ResearchResult:
-    """Create the agent and its first run, then execute it; an early failure leaves nothing behind."""
+                   on_event: EventSink, clients: dict[str, Any] | None = None,
+                   purpose: str = "research") -> ResearchResult:
+    """Create the agent and its first run, then execute it; an early failure leaves nothing behind.
+
+    `clients` replaces the search clients built from the settings (the eval's offline index); `purpose`
+    "eval" keeps the agent out of the user's lists.
+    """
     llm = _llm_or_none(settings, http, request.model)
-    clients, notices = build_search_clients(settings, http, request.sources)
+    if clients is None:
+        clients, notices = build_search_clients(settings, http, request.sources)
+    else:
+        notices = []
     if request.sources_explicit and "web" in request.sources and "web" not in clients:
         raise MissingCredentialError(
             "The web source needs a Perplexity API key, and none is set.",
@@ -161,7 +169,7 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     workspace = Workspace(settings.workspace_root)
     agent = agent_store.create_agent(
         registry, question=request.question, sources=request.sources, depth=request.depth,
-        model=llm.model if llm else "", budget_usd=request.budget_usd, slug=request.name)
+        model=llm.model if llm else "", budget_usd=request.budget_usd, slug=request.name, purpose=purpose)
     params = {"question": request.question, "slug": agent.slug, "depth": request.depth,
               "sources": request.sources, "report_version": 1, "notices": notices,
               "date": datetime.now(UTC).date().isoformat(), "mode": "full" if llm else "digest",
