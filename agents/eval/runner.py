@@ -130,7 +130,8 @@ def _one(settings: Settings, registry: Registry, item: Item, eval_id: str, optio
     score = score_item(pmid=item.pmid, label=item.label, report=result.report,
                        sources=_read_list(folder / "sources.json"),
                        claims=_read_list(folder / "evidence" / "claims.json"),
-                       identifiers_removed=result.citations_removed, cost_usd=round(result.usage["cost_usd"], 6),
+                       identifiers_removed=result.citations_removed + result.audit.get("identifiers_removed", 0),
+                       cost_usd=round(result.usage["cost_usd"], 6),
                        seconds=seconds, status=result.status, agent=result.agent.slug)
     return score, result.agent.model or model
 

@@ -6,24 +6,22 @@ Figures (all computed in code from what the run wrote, never asked of a model):
 - gold_retrieved / gold_cited: share of questions whose source article (its PMID) was among the run's sources /
   among the sources the report cites;
 - quotes_verified: share of all extracted claims whose quote is found in the cited source's text;
-- identifiers_removed: citations (and identifiers) the verification step took out, summed;
+- identifiers_removed: citations to unretrieved sources plus links and identifiers (DOIs, PMIDs, URLs, NCT ids)
+  that no retrieved source carries, which the verification step took out, summed;
 - cost_per_question (US dollars) and seconds_per_question (wall time), averaged over the questions run.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from mia.agents.research.bottom_line import find_bottom_line
+from mia.agents.research.evidence import find_quote, source_text
 from mia.agents.research.report import verify_citations
 
 LABEL_OF_VERDICT = {"yes": "yes", "no": "no", "uncertain": "maybe"}
-_SPACE = re.compile(r"\s+")
-_PUNCT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
 
 
 @dataclass
@@ -49,15 +47,13 @@ class ItemScore:
         return asdict(self)
 
 
-def _normal(text: str) -> str:
-    text = unicodedata.normalize("NFKC", text).translate(_PUNCT).casefold()
-    return _SPACE.sub(" ", text).strip().strip("\"'. ")
-
-
-def quote_in(quote: str, text: str) -> bool:
-    """Whether `quote` occurs in `text`, ignoring case, whitespace, curly quotes and dashes; "" never does."""
-    wanted = _normal(quote)
-    return bool(wanted) and wanted in _normal(text)
+def quote_verified(claim: Mapping[str, Any], text_of: Mapping[Any, str]) -> bool:
+    """Whether the claim's quote was found in a retrieved source's text: the research run's own mark
+    (`quote_check`, from mia.agents.research.evidence) when it has one, else the same check done here."""
+    mark = claim.get("quote_check")
+    if mark is not None:
+        return mark in ("verified", "reattributed")
+    return find_quote(str(claim.get("quote") or ""), text_of.get(claim.get("source"), "")) is not None
 
 
 def cited_numbers(report: str) -> set[int]:
@@ -73,8 +69,8 @@ def score_item(*, pmid: str, label: str, report: str, sources: Sequence[Mapping[
     line = find_bottom_line(report)
     verdict = LABEL_OF_VERDICT.get(line.verdict or "") if line else None
     gold = {s.get("number") for s in sources if str(s.get("identifier") or "").strip() == pmid}
-    text_of = {s.get("number"): f"{s.get('title', '')} {s.get('snippet', '')}" for s in sources}
-    verified = sum(1 for c in claims if quote_in(str(c.get("quote") or ""), text_of.get(c.get("source"), "")))
+    text_of = {s.get("number"): source_text(str(s.get("title") or ""), str(s.get("snippet") or "")) for s in sources}
+    verified = sum(1 for c in claims if quote_verified(c, text_of))
     return ItemScore(pmid=pmid, label=label, verdict=verdict, correct=verdict == label,
                      gold_retrieved=bool(gold), gold_cited=bool(gold & cited_numbers(report)), claims=len(claims),
                      quotes_verified=verified, identifiers_removed=identifiers_removed, cost_usd=cost_usd,

@@ -85,6 +85,11 @@ def test_the_scorer_reads_the_verdict_and_the_cited_gold_article_from_what_the_r
                                     identifiers_removed=0, cost_usd=0.0, seconds=1.0, status="done")
     assert cited_only_in_list.gold_retrieved and not cited_only_in_list.gold_cited
     assert figures([score, cited_only_in_list])["quotes_verified"] == 0.5
+    marked = [{"claim": "c", "source": 2, "quote": "Mortality fell", "quote_check": "not_found"},
+              {"claim": "c", "source": 1, "quote": "x", "quote_check": "reattributed"}]
+    by_the_runs_marks = score_item(pmid="222", label="yes", report=report, sources=sources, claims=marked,
+                                   identifiers_removed=2, cost_usd=0.0, seconds=1.0, status="done")
+    assert by_the_runs_marks.quotes_verified == 1 and not by_the_runs_marks.correct
 
 
 def test_bad_options_are_usage_errors_and_no_llm_is_a_missing_credential(mia_home: Path) -> None:
