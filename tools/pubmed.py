@@ -6,6 +6,7 @@ import re
 import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from pydantic import BaseModel, Field
@@ -44,6 +45,21 @@ class Article:
     doi: str | None = None
 
 
+NCBI_HEADROOM = 0.95  # NCBI counts arrivals, not sends: aim a little under so network jitter never tips it over
+
+
+def ncbi_rate(api_key: str | None) -> float:
+    """Requests/s to send: NCBI allows 3 without an API key and 10 with one (usage guidelines), less headroom."""
+    return (10.0 if api_key else 3.0) * NCBI_HEADROOM
+
+
+def ncbi_limiter(home: Path, api_key: str | None) -> RateLimiter:
+    """The NCBI limit shared by every mia process using MIA_HOME `home` (see mia.tools.ratelimit)."""
+    from mia.tools.ratelimit import machine_limiter
+
+    return machine_limiter(home, "ncbi", ncbi_rate(api_key))
+
+
 class PubMed(ServiceClient):
     """NCBI E-utilities for PubMed; an API key raises the rate limit from 3 to 10 requests/s."""
 
@@ -61,8 +77,10 @@ class PubMed(ServiceClient):
         limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
     ) -> None:
-        per_second = 10 if api_key else 3
-        super().__init__(http=http, base_url=base_url, limiter=limiter or RateLimiter(per_second, burst=per_second),
+        # Burst 1: NCBI counts requests per second from the first one, so a full bucket at start (burst = rate)
+        # let about twice the limit through in the first second. Pass `ncbi_limiter(home, api_key)` to share
+        # the limit with every other mia process on the machine.
+        super().__init__(http=http, base_url=base_url, limiter=limiter or RateLimiter(ncbi_rate(api_key), burst=1),
                          retry=retry)
         self._api_key = api_key
         self.email = email

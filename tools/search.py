@@ -221,7 +221,7 @@ def build_search_clients(
     from mia.tools.clinicaltrials import ClinicalTrials
     from mia.tools.europepmc import EuropePMC
     from mia.tools.perplexity import PerplexitySearch
-    from mia.tools.pubmed import PubMed
+    from mia.tools.pubmed import PubMed, ncbi_limiter
 
     wanted = [name.strip().lower() for name in names if name.strip()]
     unknown = [name for name in wanted if name not in SOURCE_NAMES]
@@ -240,8 +240,9 @@ def build_search_clients(
             clients[name] = PerplexitySearch(http=http, base_url=settings.perplexity.base_url, api_key=key,
                                              price_per_request=settings.prices.perplexity_search_usd)
         elif name == "pubmed":
-            clients[name] = PubMed(http=http, base_url=settings.pubmed.base_url,
-                                   api_key=settings.secret("pubmed.api_key"), email=settings.pubmed.email)
+            ncbi_key = settings.secret("pubmed.api_key")
+            clients[name] = PubMed(http=http, base_url=settings.pubmed.base_url, api_key=ncbi_key,
+                                   email=settings.pubmed.email, limiter=ncbi_limiter(settings.home, ncbi_key))
         elif name == "europepmc":
             clients[name] = EuropePMC(http=http, base_url=settings.europepmc.base_url)
         else:

@@ -174,7 +174,7 @@ class FakeServices:
                  pplx_key: str = "pplx-test-key-81bd", models: frozenset[str] = DEFAULT_MODELS,
                  pplx_fields: frozenset[str] = shapes.PPLX_SEARCH_FIELDS, port: int = 0,
                  stream_pause: float = 0.0005, unstreamed_models: frozenset[str] = llm_dialects.UNSTREAMED_MODELS,
-                 native_tool_stream: str = "pieces") -> None:
+                 native_tool_stream: str = "pieces", ncbi_rate_limit: bool = False) -> None:
         if llm_shape not in ("legacy", "openai", "auto"):
             raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
         self.corpus = corpus if corpus is not None else Corpus()
@@ -184,6 +184,9 @@ class FakeServices:
         self.account_id, self.cf_token, self.pplx_key = account_id, cf_token, pplx_key
         self.models, self.pplx_fields, self.port, self.stream_pause = models, pplx_fields, port, stream_pause
         self.unstreamed_models, self.native_tool_stream = unstreamed_models, native_tool_stream  # llm_dialects
+        # NCBI E-utilities: more than 3 requests/s (10 with api_key) from one address get HTTP 429 with
+        # {"error":"API rate limit exceeded",...} (NCBI usage guidelines; support.nlm.nih.gov KA-05318).
+        self.ncbi_rate_limit = ncbi_rate_limit
         self.requests: list[RecordedRequest] = []
         self.esearch_backend_errors = 0  # ESearch answers 200 with {"esearchresult": {"ERROR": ...}} this often
         self.errors: list[str] = []  # exceptions raised by the LLM responder
@@ -273,6 +276,16 @@ class FakeServices:
                 return self._rng.choice(self.faults)
         return None
 
+    def _over_ncbi_limit(self, req: Incoming, started: float) -> bool:
+        """Whether this E-utilities request is one too many in the last second (only with ncbi_rate_limit)."""
+        if not self.ncbi_rate_limit:
+            return False
+        limit = 10 if req.arg("api_key") else 3
+        with self._lock:
+            recent = sum(1 for r in self.requests if r.service == "pubmed" and r.status != 429
+                         and started - r.started < 1.0)
+        return recent >= limit
+
     # -- request handling ---------------------------------------------------------------------------------
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         started = time.monotonic()
@@ -280,6 +293,8 @@ class FakeServices:
         if req.service != "unknown":
             time.sleep(self.latency.get(req.service, 0.0))
         fault = self._pick_fault(req.service) if req.service != "unknown" else None
+        if fault is None and req.service == "pubmed" and self._over_ncbi_limit(req, started):
+            fault = 429
         reply = shapes.fault_reply(req.service, fault) if fault else self._route(req)
         record = RecordedRequest(req.service, req.method, req.path, req.query, req.json, reply.status,
                                  req.headers, started, time.monotonic())
