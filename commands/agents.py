@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mia.commands.common import confirm_or_cancel, err_console, make_table, open_state, out_console, print_json
+from mia.commands.completion import complete_agent
 
 if TYPE_CHECKING:
     from mia.settings import Settings
@@ -52,7 +53,7 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 
 
 @app.command("show")
-def show(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show one agent: its question, status, runs, and where its report is."""
     from mia.store.agents import get_agent
@@ -81,7 +82,7 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
 
 
 @app.command("delete")
-def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
            yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
            remote: Annotated[bool, typer.Option("--remote", help="Also delete its copy in R2.")] = False) -> None:
     """Delete an agent: its registry rows and its workspace folder (and with --remote, its R2 objects)."""
@@ -104,7 +105,7 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
 
 
 @app.command("export")
-def export(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+def export(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
            output: Annotated[Path | None, typer.Option(
                "--output", "-o", help="NAME.tar.gz or NAME.zip (default: ./AGENT-DATE-TIME.tar.gz).")] = None,
            json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
@@ -131,7 +132,7 @@ def export(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
 
 
 @app.command("resume")
-def resume(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+def resume(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
            json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False) -> None:
     """Finish an interrupted run; steps that already finished are not repeated (or paid for)."""

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from mia.commands.common import confirm_or_cancel, err_console, open_state, out_console, print_json
+from mia.commands.completion import complete_approval
 
 app = typer.Typer(help="Actions that need your approval (e-mail drafts and other effects outside mia).",
                   no_args_is_help=True)
@@ -62,7 +63,7 @@ def list_(include_decided: Annotated[bool, typer.Option("--all", help="Include d
 
 
 @app.command("show")
-def show(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+def show(approval_id: Annotated[int, typer.Argument(help="Approval id.", autocompletion=complete_approval)],
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show exactly what would be done, and why the agent wants it."""
     from mia.store.approvals import get
@@ -92,7 +93,7 @@ def _edit(text: str) -> str:
 
 
 @app.command("approve")
-def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.", autocompletion=complete_approval)],
             edit: Annotated[bool, typer.Option("--edit", help="Edit the message in $EDITOR first.")] = False,
             yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask again.")] = False) -> None:
     """Approve: shows what will be sent, asks to confirm, then carries it out."""
@@ -121,7 +122,7 @@ def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
 
 
 @app.command("deny")
-def deny(approval_id: Annotated[int, typer.Argument(help="Approval id.")],
+def deny(approval_id: Annotated[int, typer.Argument(help="Approval id.", autocompletion=complete_approval)],
          reason: Annotated[str, typer.Option("--reason", help="Why not (kept with the approval).")] = "") -> None:
     """Deny: nothing is done, and the reason is recorded."""
     from mia.agents.outreach.mail import deny as deny_action

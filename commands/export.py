@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from mia.commands.common import err_console, print_json
+from mia.commands.completion import complete_agent
 
 TEXT_FORMATS = ("html", "bibtex", "ris", "csljson")
 
 
 def export(
-    agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+    agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
     fmt: Annotated[str, typer.Option(
         "--format", "-f", help="html, docx, pdf (the report) or bibtex, ris, csljson (its cited sources).")],
     output: Annotated[Path | None, typer.Option(

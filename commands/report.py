@@ -9,12 +9,13 @@ from typing import Annotated
 import typer
 
 from mia.commands.common import err_console, out_console
+from mia.commands.completion import complete_agent
 
 DEFAULT_PAGER = "less -R"
 
 
 def report(
-    agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+    agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
     versions: Annotated[list[int] | None, typer.Argument(
         help="With --diff: V1 [V2] (default: the version before the latest, and the latest).",
         show_default=False)] = None,

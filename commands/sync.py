@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mia.commands.common import err_console, open_state, out_console, print_json
+from mia.commands.completion import complete_agent
 from mia.errors import UsageError
 
 if TYPE_CHECKING:
@@ -18,7 +19,8 @@ app = typer.Typer(help="Mirror the workspace to Cloudflare R2: push, pull, statu
 
 EXIT_CONFLICTS = 3
 AgentsArg = Annotated[list[str] | None, typer.Argument(
-    help="Only these agents' folders (agents/NAME/); default: the whole workspace.", show_default=False)]
+    help="Only these agents' folders (agents/NAME/); default: the whole workspace.", show_default=False,
+    autocompletion=complete_agent)]
 DeleteOpt = Annotated[bool, typer.Option("--delete", help="Also delete what was deleted on this side.")]
 PreferOpt = Annotated[str | None, typer.Option(
     "--prefer", help="Resolve conflicts: local or remote wins (default: report and leave them).")]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from mia.commands.common import err_console, make_table, open_state, out_console, print_json
+from mia.commands.completion import complete_agent, complete_trigger
 
 app = typer.Typer(help="Schedules that wake research agents (cron runs `mia triggers run`).",
                   no_args_is_help=True)
@@ -23,7 +24,7 @@ def trigger_json(t: Any) -> dict[str, Any]:
 
 @app.command("add")
 def add(
-    agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+    agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
     cron: Annotated[str | None, typer.Option("--cron", help='Cron expression, e.g. "0 8 * * 1".')] = None,
     tz: Annotated[str | None, typer.Option("--tz", help="IANA time zone of the schedule (default UTC).")] = None,
     every: Annotated[str | None, typer.Option("--every", help="Interval: 30m, 6h, 1d, 2w.")] = None,
@@ -46,7 +47,8 @@ def add(
 
 
 @app.command("list")
-def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.")] = None,
+def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this agent.",
+                                                    autocompletion=complete_agent)] = None,
           json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List triggers with their next due time."""
     from mia.agents.schedule.triggers import schedule_of
@@ -69,7 +71,7 @@ def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this a
 
 
 @app.command("show")
-def show(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")],
+def show(trigger_id: Annotated[int, typer.Argument(help="Trigger id.", autocompletion=complete_trigger)],
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show one trigger and its fired slots."""
     from mia.store.triggers import fires, get_trigger
@@ -111,19 +113,19 @@ def _set_enabled(trigger_id: int, enabled: bool) -> None:
 
 
 @app.command("pause")
-def pause(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
+def pause(trigger_id: Annotated[int, typer.Argument(help="Trigger id.", autocompletion=complete_trigger)]) -> None:
     """Stop a trigger from firing until resumed."""
     _set_enabled(trigger_id, False)
 
 
 @app.command("resume")
-def resume(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
+def resume(trigger_id: Annotated[int, typer.Argument(help="Trigger id.", autocompletion=complete_trigger)]) -> None:
     """Let a paused trigger fire again (from the next slot on)."""
     _set_enabled(trigger_id, True)
 
 
 @app.command("remove")
-def remove(trigger_id: Annotated[int, typer.Argument(help="Trigger id.")]) -> None:
+def remove(trigger_id: Annotated[int, typer.Argument(help="Trigger id.", autocompletion=complete_trigger)]) -> None:
     """Delete a trigger (one deployed to the cloud is stopped there first)."""
     from mia.store.cloud import get_cloud_trigger
     from mia.store.triggers import get_trigger, remove_trigger

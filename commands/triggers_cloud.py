@@ -8,8 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from mia.commands.common import err_console, open_state, out_console, print_json
+from mia.commands.completion import complete_agent
 
-AgentsArg = Annotated[list[str] | None, typer.Argument(help="Agent names or ids (default: every agent).")]
+AgentsArg = Annotated[list[str] | None, typer.Argument(help="Agent names or ids (default: every agent).",
+                                                       autocompletion=complete_agent)]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 

@@ -7,10 +7,12 @@ from typing import Annotated
 import typer
 
 from mia.commands.common import make_table, open_state, out_console, print_json
+from mia.commands.completion import complete_agent
 
 
 def usage(
-    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent (name or id).")] = None,
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent (name or id).",
+                                              autocompletion=complete_agent)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show spend: requests, tokens and dollars by service and model."""
