@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import imaplib
 import smtplib
 import ssl
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -14,9 +17,10 @@ import httpx
 
 from mia.errors import MissingCredentialError, ServiceError
 from mia.settings import Settings
-from mia.tools.http import RetryPolicy, send
+from mia.tools.http import RETRYABLE_STATUS, RetryPolicy, get_json, send
 
 TIMEOUT = 30
+CONCURRENT_ATTEMPTS = 4  # 409 concurrent_idempotent_requests: the first attempt is still being handled
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,9 @@ class OutgoingMail:
 
 
 class Sender(Protocol):
-    def send(self, mail: OutgoingMail) -> str: ...
+    def send(self, mail: OutgoingMail) -> str:
+        """Send `mail`; the Message-ID the recipient's reply will refer to (may differ from `mail.message_id`)."""
+        ...
 
 
 def new_message_id(from_address: str) -> str:
@@ -80,18 +86,75 @@ class SMTPSender:
 
 
 class ResendSender:
-    """The Resend HTTP API (`POST /emails`)."""
+    """The Resend HTTP API: `POST /emails` with an `Idempotency-Key`, then `GET /emails/{id}` for the Message-ID.
 
-    def __init__(self, *, http: httpx.Client, base_url: str, api_key: str) -> None:
+    Documentation followed (checked 2026-11-30): Resend OpenAPI (`resend/resend-openapi` resend.yaml: the
+    `Idempotency-Key` header on `POST /emails`, the Email object's `message_id`), resend.com/docs idempotency keys
+    (same key and payload within 24 h: the first answer, nothing sent again; 409 `concurrent_idempotent_requests`
+    is safe to retry) and api-reference/errors. The key comes from the message's own Message-ID, so every retry,
+    in this call or after a crash, is the same request and can never deliver twice; hence transient failures
+    (429, 5xx, a lost connection) are retried.
+    """
+
+    def __init__(self, *, http: httpx.Client, base_url: str, api_key: str, retry: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         self.http, self.base_url, self._api_key = http, base_url.rstrip("/"), api_key
+        self.retry = retry or RetryPolicy(attempts=5, statuses=RETRYABLE_STATUS - {409})
+        self.sleep = sleep
+
+    def __repr__(self) -> str:
+        return f"ResendSender(base_url={self.base_url!r})"  # never the key
 
     def send(self, mail: OutgoingMail) -> str:
+        """Send once; the Message-ID the recipient sees (Resend's own when it reports one, else `mail`'s)."""
         body = {"from": mail.from_address, "to": [mail.to], "subject": mail.subject, "text": mail.body,
                 "headers": {"Message-ID": mail.message_id}}
-        # One attempt only: a retried POST could send the mail twice.
-        send(self.http, "POST", f"{self.base_url}/emails", service="Resend", retry=RetryPolicy(attempts=1),
-             json=body, headers={"Authorization": f"Bearer {self._api_key}"})
-        return mail.message_id
+        headers = {"Authorization": f"Bearer {self._api_key}", "Idempotency-Key": idempotency_key(mail)}
+        for attempt in range(1, CONCURRENT_ATTEMPTS + 1):
+            try:
+                response = send(self.http, "POST", f"{self.base_url}/emails", service="Resend", retry=self.retry,
+                                sleep=self.sleep, json=body, headers=headers)
+                break
+            except ServiceError as exc:
+                lowered = exc.message.lower()
+                concurrent = exc.status == 409 and ("in progress" in lowered or "concurrent" in lowered)
+                if exc.status == 409 and not concurrent:
+                    raise ServiceError(f"{exc.message}", "Resend already sent a different message under this "
+                                       "Message-ID in the last 24 hours; draft the e-mail again to send it anew.",
+                                       service="Resend", status=409) from None
+                if not concurrent or attempt == CONCURRENT_ATTEMPTS:
+                    raise
+                self.sleep(self.retry.delay(attempt, None))
+        email_id = _email_id(response)
+        reported = self._reported_message_id(email_id) if email_id else None
+        return reported or mail.message_id
+
+    def _reported_message_id(self, email_id: str) -> str | None:
+        """The Message-ID Resend gave the mail (`GET /emails/{id}`), or None when it does not say or cannot."""
+        try:
+            data = get_json(self.http, f"{self.base_url}/emails/{email_id}", service="Resend", retry=self.retry,
+                            sleep=self.sleep, headers={"Authorization": f"Bearer {self._api_key}"})
+        except ServiceError:
+            return None  # the mail is sent: its own Message-ID still matches replies that keep it
+        found = data.get("message_id") if isinstance(data, dict) else None
+        if not isinstance(found, str) or not found.strip():
+            return None
+        found = found.strip()
+        return found if found.startswith("<") else f"<{found}>"
+
+
+def idempotency_key(mail: OutgoingMail) -> str:
+    """`mia-send/<sha256 of the Message-ID>`: one key per drafted message (Resend allows ≤256 characters)."""
+    return "mia-send/" + hashlib.sha256(mail.message_id.encode()).hexdigest()
+
+
+def _email_id(response: httpx.Response) -> str | None:
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    found = data.get("id") if isinstance(data, dict) else None
+    return found if isinstance(found, str) and found else None
 
 
 def build_sender(settings: Settings, http: httpx.Client) -> Sender:

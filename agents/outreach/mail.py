@@ -25,6 +25,8 @@ from mia.store.db import Registry, utcnow
 from mia.store.workspace import Workspace, slugify
 from mia.tools.mail import OutgoingMail, build_sender, from_address, new_message_id
 
+MESSAGE_ALIAS = "mail.alias:"  # state key prefix: a Message-ID the provider gave a sent mail -> mia's own
+
 EMAIL_RE = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 MAX_BODY = 20_000
 
@@ -78,7 +80,7 @@ def _send_email(ctx: ActionContext, record: approvals.ApprovalRecord) -> dict[st
         return {"message_id": payload["message_id"], "already_sent": True}
     mail = OutgoingMail(from_address(ctx.settings), payload["to"], payload["subject"], payload["body"],
                         payload["message_id"])
-    build_sender(ctx.settings, ctx.http).send(mail)
+    delivered_as = build_sender(ctx.settings, ctx.http).send(mail)
     folder = correspondence_dir(ctx.settings, payload.get("agent"))
     sent = folder / f"{file_stem('sent', mail.message_id, payload['subject'])}.eml"
     write_atomic(sent, mail.to_email().as_bytes())
@@ -87,7 +89,11 @@ def _send_email(ctx: ActionContext, record: approvals.ApprovalRecord) -> dict[st
         "INSERT INTO mail_messages (message_id, direction, agent_id, approval_id, counterpart, subject, path, "
         "created_at) VALUES (?, 'out', ?, ?, ?, ?, ?, ?)",
         (mail.message_id, record.agent_id, record.id, mail.to, mail.subject, str(sent), utcnow()))
-    return {"message_id": mail.message_id, "path": str(sent)}
+    if delivered_as != mail.message_id:  # the provider gave the mail its own Message-ID: replies may cite either
+        ctx.registry.execute("INSERT OR REPLACE INTO state (key, value) VALUES (?, ?)",
+                             (MESSAGE_ALIAS + delivered_as, mail.message_id))
+    return {"message_id": mail.message_id, "path": str(sent),
+            **({"delivered_as": delivered_as} if delivered_as != mail.message_id else {})}
 
 
 register_action("send_email", _send_email)

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from mia.agents.outreach.mail import ReplySync, correspondence_dir, file_stem
+from mia.agents.outreach.mail import MESSAGE_ALIAS, ReplySync, correspondence_dir, file_stem
 from mia.agents.research.followup import follow_up_research
 from mia.agents.research.pipeline import EventSink
 from mia.errors import MiaError
@@ -68,11 +68,19 @@ def sync_replies(settings: Settings, registry: Registry, *, http: httpx.Client, 
     return report
 
 
+def _own_ids(registry: Registry, refs: list[str]) -> list[str]:
+    """mia's Message-IDs for refs that are the ids a mail provider (Resend) gave mail it sent for mia."""
+    marks = ",".join("?" for _ in refs)
+    rows = registry.query(f"SELECT value FROM state WHERE key IN ({marks})", tuple(MESSAGE_ALIAS + r for r in refs))
+    return [str(row["value"]) for row in rows]
+
+
 def _file_reply(settings: Settings, registry: Registry, message: EmailMessage, uid: int, *, http: httpx.Client,
                 on_event: EventSink) -> dict[str, Any] | None:
     refs = MSGID_RE.findall(f"{message.get('In-Reply-To', '')} {message.get('References', '')}")
     if not refs:
         return None
+    refs += _own_ids(registry, refs)
     marks = ",".join("?" for _ in refs)
     sent = registry.one(f"SELECT m.*, a.slug FROM mail_messages m LEFT JOIN agents a ON a.id = m.agent_id "
                         f"WHERE m.direction = 'out' AND m.message_id IN ({marks})", tuple(refs))
