@@ -31,6 +31,13 @@ class Source(BaseModel):
     doi: str | None = None
     # Other identifiers of the same document (a DOI or PMCID beside the PMID; a URL it was also found at).
     aliases: list[str] = Field(default_factory=list)
+    # Study design and status: PubMed / Europe PMC publication types ("Randomized Controlled Trial",
+    # "Meta-Analysis", "Retracted Publication", ...), a retraction flag, and a trial's enrolment and study type.
+    publication_types: list[str] = Field(default_factory=list)
+    retracted: bool = False
+    enrollment: int | None = None
+    enrollment_type: str | None = None  # ACTUAL or ESTIMATED
+    study_type: str | None = None  # INTERVENTIONAL, OBSERVATIONAL, EXPANDED_ACCESS
 
     @property
     def keys(self) -> set[str]:

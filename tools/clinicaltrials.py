@@ -32,9 +32,18 @@ class _Conditions(CamelModel):
     conditions: list[str] = []
 
 
+class _Enrollment(CamelModel):
+    count: int | None = None
+    type: str | None = None  # ACTUAL or ESTIMATED
+
+
 class _Design(CamelModel):
+    """`protocolSection.designModule` (ClinicalTrials.gov study data structure: studyType, phases,
+    enrollmentInfo {count, type})."""
+
     study_type: str | None = None
     phases: list[str] = []
+    enrollment_info: _Enrollment | None = None
 
 
 class _Sponsor(CamelModel):
@@ -107,4 +116,7 @@ def to_source(study: _Study, query: str) -> Source | None:
         phases=list(design.phases),
         sponsor=sponsors.lead_sponsor.name if sponsors.lead_sponsor else None,
         query=query,
+        enrollment=design.enrollment_info.count if design.enrollment_info else None,
+        enrollment_type=design.enrollment_info.type if design.enrollment_info else None,
+        study_type=design.study_type,
     )

@@ -16,6 +16,13 @@ class _JournalInfo(CamelModel):
     journal: _Journal | None = None
 
 
+class _PubTypes(CamelModel):
+    """`pubTypeList.pubType` of a core record: "Journal Article", "Review", "Preprint", "Retracted Publication" ...
+    (Europe PMC REST reference, resultType=core)."""
+
+    pub_type: list[str] = []
+
+
 class _Record(CamelModel):
     id: str | None = None
     source: str | None = None
@@ -30,6 +37,7 @@ class _Record(CamelModel):
     first_publication_date: str | None = None
     abstract_text: str | None = None
     is_open_access: str | None = None
+    pub_type_list: _PubTypes | None = None
 
 
 class _ResultList(CamelModel):
@@ -74,6 +82,7 @@ def to_source(record: _Record, query: str) -> Source | None:
     journal = record.journal_title or (record.journal_info.journal.title if record.journal_info and
                                       record.journal_info.journal else None)
     abstract = strip_tags(record.abstract_text)
+    types = [t for t in (record.pub_type_list.pub_type if record.pub_type_list else []) if t]
     if not abstract:
         parts = (strip_tags(journal), strip_tags(record.author_string))
         abstract = " — ".join(part for part in parts if part)
@@ -89,6 +98,8 @@ def to_source(record: _Record, query: str) -> Source | None:
         authors=_authors(record.author_string),
         journal=strip_tags(journal) or None,
         doi=record.doi,
+        publication_types=types,
+        retracted="Retracted Publication" in types,
     )
 
 

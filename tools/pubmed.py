@@ -7,6 +7,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from pydantic import BaseModel, Field
@@ -43,6 +44,8 @@ class Article:
     date: str | None = None
     authors: list[str] = field(default_factory=list)
     doi: str | None = None
+    publication_types: list[str] = field(default_factory=list)
+    retracted: bool = False
 
 
 NCBI_HEADROOM = 0.95  # NCBI counts arrivals, not sends: aim a little under so network jitter never tips it over
@@ -170,7 +173,8 @@ def _journal_article(element: ET.Element) -> Article | None:
     journal = clean(article.findtext("Journal/Title")) or clean(article.findtext("Journal/ISOAbbreviation"))
     date = _date(article.find("Journal/JournalIssue/PubDate")) or _date(article.find("ArticleDate"))
     return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(article.find("Abstract")),
-                   journal=journal, date=date, authors=_authors(article.find("AuthorList")), doi=_doi(element))
+                   journal=journal, date=date, authors=_authors(article.find("AuthorList")), doi=_doi(element),
+                   **_design(citation, article))
 
 
 def _book_article(element: ET.Element) -> Article | None:
@@ -194,6 +198,22 @@ def _doi(element: ET.Element) -> str | None:
         if clean(found.text):
             return clean(found.text)
     return None
+
+
+RETRACTED = "Retracted Publication"
+
+
+def _design(citation: ET.Element, article: ET.Element) -> dict[str, Any]:
+    """Publication types and whether the article was retracted.
+
+    NLM's MEDLINE/PubMed XML element descriptions: `Article/PublicationTypeList/PublicationType` (text such as
+    "Randomized Controlled Trial", "Meta-Analysis", "Clinical Trial, Phase III", "Retracted Publication", with
+    a MeSH UI attribute), and `MedlineCitation/CommentsCorrectionsList/CommentsCorrections` whose RefType
+    "RetractionIn" points at the retraction notice.
+    """
+    types = [clean(t.text) for t in article.findall("PublicationTypeList/PublicationType") if clean(t.text)]
+    notice = citation.find("CommentsCorrectionsList/CommentsCorrections[@RefType='RetractionIn']")
+    return {"publication_types": types, "retracted": RETRACTED in types or notice is not None}
 
 
 def _text(element: ET.Element | None) -> str:
@@ -255,4 +275,5 @@ def to_source(article: Article, query: str) -> Source:
         snippet = f"{article.journal} ({authors})" if both else (article.journal or authors)
     return Source(kind="pubmed", url=f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/", title=article.title,
                   identifier=article.pmid, date=article.date, snippet=trim(snippet), query=query,
-                  authors=article.authors, journal=article.journal or None, doi=article.doi)
+                  authors=article.authors, journal=article.journal or None, doi=article.doi,
+                  publication_types=article.publication_types, retracted=article.retracted)

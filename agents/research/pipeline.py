@@ -18,6 +18,7 @@ from mia.agents.research.changes import compute_changes, render_changes
 from mia.agents.research.dedupe import collate, index_of, unique_queries
 from mia.agents.research.engine import RunContext
 from mia.agents.research.evidence import check_against_sources
+from mia.agents.research.levels import retraction_notice, uncite_retracted, withhold_retracted
 from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.errors import BudgetExceeded, ServiceError, SourcesUnreachable
@@ -244,11 +245,14 @@ class ResearchPipeline:
             per_subq = list(pool.map(one, range(len(plan))))
         checked = check_against_sources([claim for claims in per_subq for claim in claims], sources)
         self.audit.update(checked.counts())
-        self.unverified = checked.dropped
+        kept, withheld = withhold_retracted(checked.kept, sources)  # a retracted article supports nothing
+        self.unverified = checked.dropped + withheld
         if checked.dropped:
             self._notice(f"{checked.unverified} extracted claim(s) were left out: their quote was not found in "
                          "any retrieved source.")
-        return checked.kept
+        if notice := retraction_notice(sources, len(withheld)):
+            self._notice(notice)
+        return kept
 
     def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source]) -> list[dict[str, Any]]:
         assert self.llm is not None
@@ -283,8 +287,10 @@ class ResearchPipeline:
     def _verify(self, sources: list[Source], body: str | None) -> dict[str, Any]:
         if body is None:
             return {"body": None, "cited": [], "removed": 0}
-        verified = verify_citations(lead_with_bottom_line(clean_body(body)),
-                                    {s.number for s in sources if s.number is not None}, index_of(sources).number_of)
+        body, _ = uncite_retracted(lead_with_bottom_line(clean_body(body)), sources)
+        citable = [s for s in sources if not s.retracted]  # its identifiers, written out, go too
+        verified = verify_citations(body, {s.number for s in citable if s.number is not None},
+                                    index_of(citable).number_of)
         return {"body": verified.text, "cited": verified.cited, "removed": verified.removed,
                 "identifiers_removed": verified.identifiers_removed}
 

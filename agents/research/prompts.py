@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from mia.agents.research.levels import evidence_label
 from mia.models import Source
 
 DEPTHS = {
@@ -61,6 +62,9 @@ SYNTH_SYSTEM = (
     "can be answered yes or no, with Yes, No or Uncertain, a dash and one sentence saying why, with citations "
     "(e.g. **Bottom line:** Yes — two randomised trials showed a benefit [2][4]); otherwise with a 2-3 sentence "
     "answer, with citations. Say Uncertain when the evidence is thin or conflicting. "
+    "Weigh claims by the evidence level each source carries: meta-analyses, systematic reviews and randomised "
+    "trials over other trials, observational studies, reviews and case reports; say so when a finding rests "
+    "only on preprints, small or early-phase studies. A source marked RETRACTED supports nothing: never cite it. "
     "Then write in Markdown with short sections (## Summary, then topical sections such as "
     "## Approved and late-stage therapies, ## Clinical trials, ## Safety, ## Open questions). Support every "
     "factual sentence with citations in square brackets using ONLY the source numbers given, e.g. [3] or "
@@ -81,7 +85,8 @@ def source_line(source: Source) -> str:
         facts.append(source.status)
     if source.phases:
         facts.append("/".join(source.phases))
-    return f"[{source.number}] ({', '.join(facts)}) {source.title}"
+    level = evidence_label(source)
+    return f"[{source.number}] ({', '.join(facts)}) {source.title}" + (f" — evidence: {level}" if level else "")
 
 
 def plan_messages(question: str, n: int) -> list[dict[str, str]]:

@@ -7,6 +7,7 @@ from collections import Counter, defaultdict
 
 from mia.agents.research.audit import CITATION_RE, REMOVED_MARK, Resolve, Verified, removal_note, verify_body
 from mia.agents.research.audit import expand as _expand
+from mia.agents.research.levels import design_of, enrolment_of
 from mia.models import Source
 
 REFERENCE_HEADING_RE = re.compile(r"^#{1,4}\s*(references|sources|bibliography|citations)\s*:?\s*$",
@@ -36,15 +37,20 @@ def verify_citations(text: str, valid: set[int], resolve: Resolve | None = None)
 
 def source_entry(source: Source) -> str:
     """One line of the numbered source list."""
-    facts: list[str] = [KIND_LABEL.get(source.kind, source.kind)]
+    facts: list[str] = ["**Retracted**"] if source.retracted else []
+    facts.append(KIND_LABEL.get(source.kind, source.kind))
     if source.identifier:
         prefix = {"pubmed": "PMID ", "europepmc": ""}.get(source.kind, "")
         facts.append(f"{prefix}{source.identifier}")
+    if source.kind != "trial" and (design := design_of(source)):
+        facts.append(design)
     if source.phases:
         facts.append(", ".join(p.replace("PHASE", "Phase ").replace("EARLY_Phase ", "Early phase ")
                                for p in source.phases))
     if source.status:
         facts.append(source.status.replace("_", " ").capitalize())
+    if enrolment := enrolment_of(source):
+        facts.append(enrolment)
     if source.sponsor:
         facts.append(source.sponsor)
     if source.date:

@@ -66,6 +66,8 @@ class Article:
     volume: str = ""
     issue: str = ""
     pages: str = ""
+    pub_types: tuple[str, ...] = ("Journal Article",)  # PubMed publication types, e.g. "Retracted Publication"
+    retraction_in: str = ""  # PMID of the retraction notice (CommentsCorrections RefType="RetractionIn")
 
     def text(self) -> str:
         """Everything search matches against."""
@@ -89,6 +91,7 @@ class EuropePMCRecord:
     doi: str = ""
     open_access: bool = False
     cited_by: int = 0
+    pub_types: tuple[str, ...] = ()  # pubTypeList.pubType; empty: none sent (preprints get "Preprint")
 
     def text(self) -> str:
         """Everything search matches against."""
@@ -228,7 +231,7 @@ def europepmc_from_article(article: Article, *, open_access: bool = False,
         journal=article.journal, pub_year=article.year,
         first_publication_date=f"{article.year}-{month:02d}-15",
         abstract_html=html, pmid=article.pmid, pmcid=article.pmcid, doi=article.doi,
-        open_access=open_access or bool(article.pmcid), cited_by=cited_by)
+        open_access=open_access or bool(article.pmcid), cited_by=cited_by, pub_types=article.pub_types)
 
 
 def _default_europepmc() -> list[EuropePMCRecord]:

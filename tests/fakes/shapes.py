@@ -279,6 +279,15 @@ def _author_xml(last: str, fore: str) -> str:
             f"<Initials>{escape(initials)}</Initials></Author>")
 
 
+# MeSH UIs of PubMed publication types (NLM, "Publication Types with Scope Notes", nlm.nih.gov/mesh/pubtypes.html);
+# an article's list sits in Article/PublicationTypeList (NLM MEDLINE/PubMed XML element descriptions).
+PUB_TYPE_UI = {"Journal Article": "D016428", "Randomized Controlled Trial": "D016449", "Meta-Analysis": "D017418",
+               "Systematic Review": "D000078182", "Review": "D016454", "Case Reports": "D002363",
+               "Clinical Trial": "D016430", "Clinical Trial, Phase I": "D017426", "Clinical Trial, Phase II": "D017427",
+               "Clinical Trial, Phase III": "D017428", "Clinical Trial, Phase IV": "D017429",
+               "Observational Study": "D064888", "Preprint": "D000076942", "Retracted Publication": "D016441"}
+
+
 def _article_xml(a: Article) -> str:
     sections = "".join(
         f'<AbstractText Label="{escape(label)}" NlmCategory="{escape(label)}">{markup(text)}</AbstractText>'
@@ -286,6 +295,11 @@ def _article_xml(a: Article) -> str:
     ids = f'<ArticleId IdType="pubmed">{a.pmid}</ArticleId><ArticleId IdType="doi">{escape(a.doi)}</ArticleId>'
     if a.pmcid:
         ids += f'<ArticleId IdType="pmc">{a.pmcid}</ArticleId>'
+    types = "".join(f'<PublicationType UI="{PUB_TYPE_UI.get(t, "D016428")}">{escape(t)}</PublicationType>'
+                    for t in a.pub_types)
+    corrections = "" if not a.retraction_in else (
+        '<CommentsCorrectionsList><CommentsCorrections RefType="RetractionIn"><RefSource>Retraction notice'
+        f'</RefSource><PMID Version="1">{a.retraction_in}</PMID></CommentsCorrections></CommentsCorrectionsList>')
     return (
         f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">{a.pmid}</PMID>'
         f'<Article PubModel="Print"><Journal><JournalIssue CitedMedium="Internet"><Volume>{a.volume}</Volume>'
@@ -295,8 +309,7 @@ def _article_xml(a: Article) -> str:
         f'<ELocationID EIdType="doi" ValidYN="Y">{escape(a.doi)}</ELocationID>'
         f"<Abstract>{sections}</Abstract>"
         f'<AuthorList CompleteYN="Y">{"".join(_author_xml(*p) for p in a.authors)}</AuthorList>'
-        f"<Language>eng</Language><PublicationTypeList>"
-        f'<PublicationType UI="D016428">Journal Article</PublicationType></PublicationTypeList></Article>'
+        f"<Language>eng</Language><PublicationTypeList>{types}</PublicationTypeList></Article>{corrections}"
         f"</MedlineCitation><PubmedData><PublicationStatus>ppublish</PublicationStatus>"
         f"<ArticleIdList>{ids}</ArticleIdList></PubmedData></PubmedArticle>")
 
@@ -360,6 +373,8 @@ def _epmc_record(r: EuropePMCRecord, kind: str) -> dict[str, Any]:
                 "firstPublicationDate": r.first_publication_date})
     if r.source == "PPR":
         out["pubTypeList"] = {"pubType": ["Preprint"]}
+    elif r.pub_types:  # core and lite results carry pubTypeList (Europe PMC REST reference)
+        out["pubTypeList"] = {"pubType": list(r.pub_types)}
     if kind == "lite":
         if r.journal:
             out["journalTitle"] = r.journal
