@@ -68,6 +68,7 @@ class Article:
     pages: str = ""
     pub_types: tuple[str, ...] = ("Journal Article",)  # PubMed publication types, e.g. "Retracted Publication"
     retraction_in: str = ""  # PMID of the retraction notice (CommentsCorrections RefType="RetractionIn")
+    medline_date: str = ""  # set for an irregular issue: PubDate carries only <MedlineDate> (e.g. "2024 Nov-Dec")
 
     def text(self) -> str:
         """Everything search matches against."""

@@ -288,6 +288,14 @@ PUB_TYPE_UI = {"Journal Article": "D016428", "Randomized Controlled Trial": "D01
                "Observational Study": "D064888", "Preprint": "D000076942", "Retracted Publication": "D016441"}
 
 
+def _pub_date(a: Article) -> str:
+    """<PubDate>: Year and Month, or for irregular issues one free-text <MedlineDate> such as "1998 Dec-1999 Jan"
+    or "2000 Spring" (NLM, PubMed XML element descriptions, PubDate/MedlineDate)."""
+    if a.medline_date:
+        return f"<PubDate><MedlineDate>{escape(a.medline_date)}</MedlineDate></PubDate>"
+    return f"<PubDate><Year>{a.year}</Year><Month>{a.month}</Month></PubDate>"
+
+
 def _article_xml(a: Article) -> str:
     sections = "".join(
         f'<AbstractText Label="{escape(label)}" NlmCategory="{escape(label)}">{markup(text)}</AbstractText>'
@@ -303,7 +311,7 @@ def _article_xml(a: Article) -> str:
     return (
         f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM"><PMID Version="1">{a.pmid}</PMID>'
         f'<Article PubModel="Print"><Journal><JournalIssue CitedMedium="Internet"><Volume>{a.volume}</Volume>'
-        f"<Issue>{a.issue}</Issue><PubDate><Year>{a.year}</Year><Month>{a.month}</Month></PubDate></JournalIssue>"
+        f"<Issue>{a.issue}</Issue>{_pub_date(a)}</JournalIssue>"
         f"<Title>{escape(a.journal)}</Title></Journal><ArticleTitle>{markup(a.title)}</ArticleTitle>"
         f"<Pagination><MedlinePgn>{a.pages}</MedlinePgn></Pagination>"
         f'<ELocationID EIdType="doi" ValidYN="Y">{escape(a.doi)}</ELocationID>'

@@ -81,6 +81,22 @@ async function call(url, init, service) {
 const qs = (params) => new URLSearchParams(Object.entries(params).filter(([, v]) => v != null && v !== "")).toString();
 const base = (url) => String(url).replace(/\/+$/, "");
 
+// --- NCBI's rate limit ------------------------------------------------------------------------------------------
+// E-utilities allow 3 requests/s without an API key and 10 with one, counted as they arrive (NCBI usage
+// guidelines). The searches of a run go out together under Promise.all, so every E-utilities request first
+// takes the next free turn: turns are spaced 1/rate apart (5% wider, like mia.tools.pubmed), never in a burst.
+// Turns are kept per isolate: the steps of one instance share them.
+const NCBI_HEADROOM = 0.95;
+let ncbiNextTurn = 0;
+
+async function ncbiTurn(env) {
+  const interval = 1000 / ((env.NCBI_API_KEY ? 10 : 3) * NCBI_HEADROOM);
+  const now = Date.now();
+  const at = Math.max(now, ncbiNextTurn);
+  ncbiNextTurn = at + interval;
+  if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
+}
+
 // --- search clients (the same requests and Source fields as mia/tools) ---------------------------------------
 
 const SEARCH = {
@@ -98,12 +114,14 @@ const SEARCH = {
   async pubmed(env, query, n) {
     const common = { tool: "mia", email: env.PUBMED_EMAIL, api_key: env.NCBI_API_KEY };
     const root = base(env.PUBMED_BASE_URL);
+    await ncbiTurn(env);
     const found = await call(`${root}/esearch.fcgi?${qs({ db: "pubmed", term: query, retmode: "json",
       retmax: clamp(n, 100), sort: "relevance", ...common })}`, {}, "PubMed");
     if (found.error) return found;
     const ids = (await found.response.json())?.esearchresult?.idlist;
     if (!Array.isArray(ids)) return { error: "PubMed returned an unexpected response: no 'esearchresult.idlist'" };
     if (!ids.length) return { sources: [], usage: usageOf("PubMed") };
+    await ncbiTurn(env);
     const fetched = await call(`${root}/efetch.fcgi?${qs({ db: "pubmed", id: ids.join(","), rettype: "abstract",
       retmode: "xml", ...common })}`, {}, "PubMed");
     if (fetched.error) return fetched;
@@ -164,16 +182,33 @@ function parsePubmed(xml) {
       const text = stripTags(body);
       return text && label ? `${decodeEntities(label)}: ${text}` : text;
     }).filter(Boolean);
-    const pub = tag(a, "PubDate");
-    const year = clean(tag(pub, "Year"));
-    const month = MONTHS[clean(tag(pub, "Month")).toLowerCase().slice(0, 3)] ?? null;
     const authors = [...a.matchAll(/<Author\b[^>]*>([\s\S]*?)<\/Author>/g)].map(([, x]) =>
       clean(`${stripTags(tag(x, "LastName"))} ${stripTags(tag(x, "Initials"))}`) || stripTags(tag(x, "CollectiveName")));
     out.push({ pmid, title: stripTags(tag(a, "ArticleTitle")) || `PMID ${pmid}`, abstract: parts.join(" "),
-      journal: stripTags(tag(tag(a, "Journal"), "Title")), date: year ? (month ? `${year}-${month}` : year) : null,
+      journal: stripTags(tag(tag(a, "Journal"), "Title")),
+      date: pubDate(tag(a, "PubDate")) ?? pubDate(tag(a, "ArticleDate")),
       authors: authors.filter(Boolean) });
   }
   return out;
+}
+
+// YYYY, YYYY-MM or YYYY-MM-DD from a PubDate/ArticleDate, or the start of a MedlineDate ("1998 Dec-1999 Jan",
+// "2000 Spring"): the same rules as mia.tools.pubmed._date.
+function pubDate(xml) {
+  if (!xml) return null;
+  const year = clean(tag(xml, "Year"));
+  if (!year) {
+    const m = /^(\d{4})(?:\s+([A-Za-z]{3}))?/.exec(clean(tag(xml, "MedlineDate")));
+    if (!m) return null;
+    const month = MONTHS[(m[2] ?? "").toLowerCase()];
+    return month ? `${m[1]}-${month}` : m[1];
+  }
+  const raw = clean(tag(xml, "Month")).toLowerCase();
+  const month = MONTHS[raw.slice(0, 3)] ?? (/^\d+$/.test(raw) ? String(Number(raw)).padStart(2, "0") : null);
+  if (!month || Number(month) < 1 || Number(month) > 12) return year;
+  const day = clean(tag(xml, "Day"));
+  return /^\d+$/.test(day) && Number(day) >= 1 && Number(day) <= 31
+    ? `${year}-${month}-${String(Number(day)).padStart(2, "0")}` : `${year}-${month}`;
 }
 
 function pubmedSource(a, query) {
