@@ -15,17 +15,22 @@ if TYPE_CHECKING:
     from mia.store.agents import AgentRecord
     from mia.store.db import Registry
 
-app = typer.Typer(help="List, inspect, resume and delete research agents.", no_args_is_help=True)
+app = typer.Typer(help="List, inspect, resume, run again and delete research agents.", no_args_is_help=True)
 
 
-def agent_json(settings: Settings, registry: Registry, agent: AgentRecord) -> dict[str, Any]:
+def agent_json(settings: Settings, registry: Registry, agent: AgentRecord,
+               interrupted: set[str] | None = None) -> dict[str, Any]:
     """The stable JSON shape of one agent (documented in the README)."""
+    from mia.store.agents import interrupted_ids, shown_status
     from mia.store.workspace import Workspace
+
+    interrupted = interrupted_ids(registry) if interrupted is None else interrupted
 
     spend = registry.one("SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id = ?", (agent.id,))
     report = Workspace(settings.workspace_root).agent_dir(agent.slug) / "report.md"
     return {
-        "id": agent.id, "name": agent.slug, "question": agent.question, "status": agent.status,
+        "id": agent.id, "name": agent.slug, "question": agent.question,
+        "status": shown_status(agent.status, agent.id, interrupted),
         "sources": agent.source_list, "depth": agent.depth, "model": agent.model or None,
         "budget_usd": agent.budget_usd, "cost_usd": round(float((spend or {"cost": 0})["cost"]), 6),
         "report_version": agent.report_version, "report_path": str(report) if report.exists() else None,
@@ -36,10 +41,11 @@ def agent_json(settings: Settings, registry: Registry, agent: AgentRecord) -> di
 @app.command("list")
 def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """List research agents with their status and cost."""
-    from mia.store.agents import list_agents
+    from mia.store.agents import interrupted_ids, list_agents
 
     settings, registry = open_state()
-    rows = [agent_json(settings, registry, a) for a in list_agents(registry)]
+    interrupted = interrupted_ids(registry)
+    rows = [agent_json(settings, registry, a, interrupted) for a in list_agents(registry)]
     if json_out:
         print_json(rows)
         return
@@ -142,4 +148,38 @@ def resume(agent: Annotated[str, typer.Argument(help="Agent name or id.", autoco
     settings, registry = open_state(notice=False)
     result = _run(lambda http, on_event: resume_research(settings, registry, agent, http=http,
                                                         on_event=on_event), settings, json_out, quiet)
+    show_result(result, json_out=json_out, quiet=quiet)
+
+
+@app.command("rerun")
+def rerun(agent: Annotated[str, typer.Argument(help="Agent name or id.")],
+          instruction: Annotated[str, typer.Option(
+              "--instruction", "-i", help="What to look into this time, e.g. \"new phase 3 results\".")] = "",
+          json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+          quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress.")] = False) -> None:
+    """Run an existing agent again: it searches its plan anew (plus the instruction) and writes a new report."""
+    settings, registry = open_state(notice=False)
+    rerun_agent(settings, registry, agent, instruction=instruction, json_out=json_out, quiet=quiet)
+
+
+def rerun_agent(settings: Settings, registry: Registry, ref: str, *, instruction: str, json_out: bool,
+                quiet: bool) -> None:
+    """A follow-up run of `ref` (as the chat's ask_agent does), shown like `mia research`; refuses while one runs."""
+    from mia.agents.research.followup import follow_up_research
+    from mia.commands.research import _run, show_result
+    from mia.errors import RunConflict
+    from mia.store.agents import get_agent
+    from mia.store.runs import abandoned_runs, latest_run
+
+    record = get_agent(registry, ref)
+    last = latest_run(registry, record.id)
+    if last is not None and last.status in ("running", "queued"):
+        if any(run.id == last.id for run in abandoned_runs(registry)):
+            raise RunConflict(f"Agent '{record.slug}' has an interrupted run.",
+                              f"Continue it with `mia agents resume {record.slug}` (finished steps are not repeated).")
+        raise RunConflict(f"Agent '{record.slug}' is running now.",
+                          f"Wait for it to finish; `mia agents show {record.slug}` shows how far it is.")
+    result = _run(lambda http, on_event: follow_up_research(
+        settings, registry, record.slug, instruction=instruction, http=http, on_event=on_event,
+        force_report=True), settings, json_out, quiet, slug=record.slug)
     show_result(result, json_out=json_out, quiet=quiet)

@@ -128,8 +128,9 @@ def _await_research(background: Background, *, quiet: bool) -> None:
     console = err_console()
     if not quiet:
         names = ", ".join(f"'{job.name}'" for job in running)
-        console.print(f"Research {names} is running; waiting for it to finish (Ctrl+C stops waiting; the run "
-                      "can be finished later with `mia agents resume NAME`).", highlight=False)
+        resume = " or ".join(f"`mia agents resume {job.name}`" for job in running)
+        console.print(f"Research {names} is running; waiting for it to finish (Ctrl+C stops waiting; "
+                      f"{resume} finishes it later).", highlight=False)
     background.wait()
     if not quiet:
         for job in background.jobs:

@@ -73,11 +73,16 @@ def make_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: 
     return table
 
 
+def interactive() -> bool:
+    """True when a person can answer a question: stdin and stderr are terminals."""
+    return sys.stdin.isatty() and sys.stderr.isatty()
+
+
 def confirm_or_cancel(question: str) -> None:
     """Ask yes/no; a deliberate "no" prints "Cancelled." and exits 1 (Ctrl+C at the prompt stays 130)."""
     import typer
 
-    if not typer.confirm(question, default=False):
+    if not typer.confirm(question, default=False, err=True):
         sys.stderr.write("Cancelled.\n")
         raise typer.Exit(1)
 

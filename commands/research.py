@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from mia.commands.common import open_state, print_json
+from mia.errors import MiaError
 
 if TYPE_CHECKING:
     from mia.agents.research.service import ResearchResult
@@ -33,20 +34,72 @@ def research(
     request = validate_request(load_settings(), question=question, sources=sources, depth=depth, budget=budget,
                                model=model, name=name)
     settings, registry = open_state()
+    if _offer_rerun(settings, registry, request, json_out=json_out, quiet=quiet):
+        return
     result = _run(lambda http, on_event: spawn_research(settings, registry, request, http=http,
                                                        on_event=on_event), settings, json_out, quiet)
     show_result(result, json_out=json_out, quiet=quiet)
 
 
-def _run(call: Any, settings: Any, json_out: bool, quiet: bool) -> ResearchResult:
+def _offer_rerun(settings: Any, registry: Any, request: Any, *, json_out: bool, quiet: bool) -> bool:
+    """An existing agent with this name or question: offer to run it again. True when it was run."""
+    import typer
+
+    from mia.commands.agents import rerun_agent
+    from mia.commands.common import confirm_or_cancel, err_console, interactive
+    from mia.store.agents import get_agent, same_question
+
+    if request.name is not None:
+        try:
+            existing = get_agent(registry, request.name)
+        except MiaError:
+            return False
+        if not interactive():
+            return False  # creating it fails with a hint that names `mia agents rerun`
+        confirm_or_cancel(f"An agent named '{existing.slug}' already exists. Run it again "
+                          f"(it writes report v{existing.report_version + 1})?")
+    else:
+        found = same_question(registry, request.question)
+        if found is None:
+            return False
+        existing = found
+        if not interactive():
+            if not quiet:
+                err_console().print(f"Note: agent '{existing.slug}' already researches this question; "
+                                    f"`mia agents rerun {existing.slug}` runs it again. Starting a new agent.")
+            return False
+        if not typer.confirm(f"Agent '{existing.slug}' already researches this question. Run it again "
+                             f"instead of starting a new agent?", default=True, err=True):
+            return False
+    rerun_agent(settings, registry, existing.slug, instruction="", json_out=json_out, quiet=quiet)
+    return True
+
+
+def _run(call: Any, settings: Any, json_out: bool, quiet: bool, *, slug: str | None = None) -> ResearchResult:
+    """Run `call(http, on_event)` with progress on stderr; Ctrl+C prints one line saying how to continue."""
     import httpx
 
     from mia.commands.progress import Progress, stderr_console
 
+    seen = {"slug": slug}
+
+    def remember(progress_event: Any) -> Any:
+        def on_event(kind: str, data: dict[str, Any]) -> None:
+            if kind == "agent":
+                seen["slug"] = data.get("name")
+            progress_event(kind, data)
+        return on_event
+
     timeout = httpx.Timeout(settings.llm.timeout, connect=10.0)
-    with httpx.Client(timeout=timeout, follow_redirects=True) as http, \
-            Progress(stderr_console(), enabled=not (json_out or quiet)) as progress:
-        result: ResearchResult = call(http, progress.event)
+    try:
+        with httpx.Client(timeout=timeout, follow_redirects=True) as http, \
+                Progress(stderr_console(), enabled=not (json_out or quiet)) as progress:
+            result: ResearchResult = call(http, remember(progress.event))
+    except KeyboardInterrupt:
+        name = seen["slug"]
+        sys.stderr.write(f"\nInterrupted: the run of '{name}' stopped; `mia agents resume {name}` continues it.\n"
+                         if name else "\nInterrupted before the agent was created; nothing was saved.\n")
+        raise typer.Exit(130) from None
     return result
 
 

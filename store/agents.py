@@ -70,7 +70,7 @@ def create_agent(
             check_slug(slug)
             if registry.one("SELECT 1 AS x FROM agents WHERE slug = ?", (slug,)):
                 raise UsageError(f"An agent named '{slug}' already exists.",
-                                 f"Pick another --name, or continue it with `mia agents resume {slug}`.")
+                                 f"Run it again with `mia agents rerun {slug}`, or pick another --name.")
         else:
             slug = _unique_slug(registry, slugify(question))
         row: dict[str, Any] = {
@@ -91,6 +91,27 @@ def get_agent(registry: Registry, ref: str) -> AgentRecord:
     if row is None:
         raise NotFoundError(f"No research agent named '{ref}'.", "List your agents with `mia agents list`.")
     return AgentRecord.model_validate(row)
+
+
+def interrupted_ids(registry: Registry) -> set[str]:
+    """Agents whose latest run stopped without finishing (Ctrl+C, a killed process, a lost lease)."""
+    from mia.store.runs import abandoned_runs
+
+    return {run.agent_id for run in abandoned_runs(registry)}
+
+
+def shown_status(status: str, agent_id: str, interrupted: set[str]) -> str:
+    """The status a person sees: a stage name of a run that died reads 'interrupted'."""
+    return "interrupted" if agent_id in interrupted else status
+
+
+def same_question(registry: Registry, question: str) -> AgentRecord | None:
+    """The newest agent asked `question` (ignoring case and runs of spaces), or None."""
+    wanted = " ".join(question.split()).casefold()
+    for row in registry.query("SELECT * FROM agents WHERE purpose = 'research' ORDER BY created_at DESC"):
+        if " ".join(row["question"].split()).casefold() == wanted:
+            return AgentRecord.model_validate(row)
+    return None
 
 
 def list_agents(registry: Registry, *, purpose: str | None = "research") -> list[AgentRecord]:

@@ -365,8 +365,9 @@ class MiaApp(App[None]):
         if running and not self._quit_armed:
             self._quit_armed = True
             names = ", ".join(job.name for job in running)
-            self.notify(f"Research still running ({names}); quitting interrupts it (resume later with "
-                        "`mia agents resume NAME`). Press Ctrl+Q again to quit.", severity="warning", timeout=8)
+            resume = " or ".join(f"mia agents resume {job.name}" for job in running)
+            self.notify(f"Research still running ({names}); quitting interrupts it (continue later with "
+                        f"{resume}). Press Ctrl+Q again to quit.", severity="warning", timeout=8)
             return
         self.exit()
 

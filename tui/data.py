@@ -27,7 +27,9 @@ FROM agents a WHERE a.purpose = 'research' ORDER BY a.created_at"""
 
 def agent_rows(registry: Registry) -> list[AgentRow]:
     """The user's agents (not the eval's) with status, spend, next trigger and pending approvals, in one read."""
-    return [AgentRow(id=r["id"], slug=r["slug"], status=r["status"], report_version=int(r["report_version"]),
+    interrupted = agent_store.interrupted_ids(registry)
+    return [AgentRow(id=r["id"], slug=r["slug"], status=agent_store.shown_status(r["status"], r["id"], interrupted),
+                     report_version=int(r["report_version"]),
                      cost_usd=float(r["cost_usd"]), last_run_at=r["last_run_at"], question=r["question"],
                      next_due=r["next_due"], pending_approvals=int(r["pending"]))
             for r in registry.query(AGENT_ROWS_SQL)]

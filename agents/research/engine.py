@@ -95,7 +95,10 @@ def execute(registry: Registry, run_id: str, body: Callable[[RunContext], T], *,
     if run.attempts > run_store.MAX_ATTEMPTS:
         message = f"Run '{run_id}' was started {run.attempts - 1} times without finishing; giving up."
         run_store.finish_run(registry, run_id, status="failed", error=message)
-        raise RunFailed(message, "Start a new run; `mia agents show AGENT` shows the last error.")
+        row = registry.one("SELECT slug FROM agents WHERE id = ?", (run.agent_id,))
+        slug = row["slug"] if row else run.agent_id
+        raise RunFailed(message, f"Run the agent again with `mia agents rerun {slug}`; `mia agents show {slug}` "
+                                 "shows the last error.")
     heartbeat = _Heartbeat(registry, run_id, owner, lease_seconds)
     heartbeat.start()
     try:

@@ -176,6 +176,7 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
               "digest_notice": DIGEST_NOTICE, "stamp": stamp_now()}
     run = run_store.create_run(registry, agent_id=agent.id, kind="research", params=params,
                                code_version=f"{__version__}/{PIPELINE_VERSION}")
+    on_event("agent", {"name": agent.slug, "id": agent.id})
     for notice in notices:
         on_event("notice", {"message": notice})
     try:
@@ -185,6 +186,8 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
         if nothing_done and not isinstance(exc, SourcesUnreachable):  # unreachable: kept to resume later
             agent_store.delete_agent(registry, agent.id)  # nothing was learned: leave no half-made agent
             workspace.remove_agent(agent.slug)
+            if exc.hint and f"mia agents resume {agent.slug}" in exc.hint:  # that agent is gone now
+                exc.hint = "Fix the cause, then run the same `mia research` command again."
         raise
 
 
@@ -200,10 +203,10 @@ def resume_research(settings: Settings, registry: Registry, ref: str, *, http: h
     run = run_store.get_run(registry, run_id) if run_id else run_store.latest_run(registry, agent.id)
     if run is None or run.status in run_store.CLOSED:
         raise RunConflict(f"Agent '{agent.slug}' has no unfinished run to resume.",
-                          f"Its report is at `mia agents show {agent.slug}`.")
+                          f"Run it again with `mia agents rerun {agent.slug}` (add --instruction TEXT to steer it).")
     if not run.code_version.endswith(PIPELINE_VERSION):
         raise RunConflict(f"This run was started by another version of the pipeline ({run.code_version}).",
-                          "Start a new run with `mia research`.")
+                          f"Run the agent again with `mia agents rerun {agent.slug}`.")
     params = run.params
     llm = LLMClient.from_settings(settings, http, model=agent.model) if params["mode"] == "full" else None
     clients, _ = build_search_clients(settings, http, params["sources"])
@@ -222,6 +225,9 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
     agent_store.set_status(registry, agent.id, "running", last_run_id=run_id, last_run_at=run.created_at)
     try:
         output: RunOutput = execute(registry, run_id, pipeline)
+    except KeyboardInterrupt:
+        agent_store.set_status(registry, agent.id, "interrupted")
+        raise
     except MiaError as exc:
         agent_store.set_status(registry, agent.id, "failed")
         exc.hint = exc.hint or f"Resume with `mia agents resume {agent.slug}` once the cause is fixed."
