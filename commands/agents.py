@@ -72,6 +72,9 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocomp
         "COALESCE((SELECT SUM(cost_usd) FROM usage u WHERE u.run_id = r.id), 0) AS cost_usd "
         "FROM runs r WHERE r.agent_id = ? ORDER BY r.created_at", (record.id,))
     data["runs"] = runs
+    from mia.agents.research.documents import library_of
+
+    data["files"] = library_of(settings, record).entries()
     if json_out:
         print_json(data)
         return
@@ -81,6 +84,9 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocomp
     console.print(f"sources: {', '.join(data['sources'])} · depth {data['depth']} · budget ${data['budget_usd']:.2f}"
                   f" · spent ${data['cost_usd']:.4f}")
     console.print(f"report: {data['report_path'] or '(none yet)'}")
+    for entry in data["files"]:
+        console.print(f"  file {entry['name']} · {entry['kind']} · {entry['pages']} page(s) or section(s) · "
+                      f"{entry['bytes'] / 1e6:.1f} MB · added {entry['added_at'][:16]}")
     for run in runs:
         error = f" · error: {run['error']}" if run["error"] else ""
         console.print(f"  run {run['id']} · {run['status']} ({run['outcome'] or run['stage'] or '-'}) · "

@@ -9,6 +9,7 @@ import typer
 
 from mia import __version__
 from mia.commands import (
+    agent_files,
     agents,
     approvals,
     chat,
@@ -39,6 +40,8 @@ app = typer.Typer(
 )
 app.add_typer(config.app, name="config")
 app.add_typer(agents.app, name="agents")
+agents.app.command("add-files")(agent_files.add_files)  # the agent's own documents (source `file`)
+agents.app.command("remove-file")(agent_files.remove_file)
 app.add_typer(triggers.app, name="triggers")
 triggers.app.command("run")(triggers_run.run)
 triggers.app.command("install-cron")(triggers_run.install_cron)

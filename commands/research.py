@@ -24,6 +24,9 @@ def research(
     depth: Annotated[str | None, typer.Option("--depth", help="quick, standard or deep.")] = None,
     budget: Annotated[float | None, typer.Option("--budget", help="Spending cap in US dollars.")] = None,
     model: Annotated[str | None, typer.Option("--model", help="LLM model id (default: llm.model).")] = None,
+    files: Annotated[list[str] | None, typer.Option(
+        "--files", help="Your own PDF, DOCX, Markdown or text file, folder or quoted glob ('papers/*.pdf'); "
+                        "repeat for more. Searched as the source 'file', cited with the page.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; print only the report.")] = False,
 ) -> None:
@@ -32,7 +35,7 @@ def research(
     from mia.commands.common import load_settings
 
     request = validate_request(load_settings(), question=question, sources=sources, depth=depth, budget=budget,
-                               model=model, name=name)
+                               model=model, name=name, files=files or ())
     settings, registry = open_state()
     if _offer_rerun(settings, registry, request, json_out=json_out, quiet=quiet):
         return

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SourceKind = Literal["web", "pubmed", "europepmc", "trial", "correspondence"]
+SourceKind = Literal["web", "pubmed", "europepmc", "trial", "correspondence", "file"]
 
 
 class Source(BaseModel):

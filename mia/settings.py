@@ -88,6 +88,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("search.read_timeout", 20.0, "Seconds a literature or web search waits for each read of the answer."),
     Spec("search.source_timeout", 60.0, "Seconds one source may take in total during a run (retries included); "
          "a source that does not answer in time is skipped with a notice."),
+    Spec("files.max_mb", 50.0, "Largest local document (PDF, DOCX, Markdown, text) mia reads, in MB."),
     Spec("prices.usd_per_1k_neurons", 0.011, "Workers AI price per 1,000 neurons."),
     Spec("prices.llm_input_usd_per_m", None, "Override: LLM input price per million tokens."),
     Spec("prices.llm_output_usd_per_m", None, "Override: LLM output price per million tokens."),
@@ -195,6 +196,10 @@ class SearchSettings(_Section):
     source_timeout: float = Field(gt=0, le=3600)
 
 
+class FileSettings(_Section):
+    max_mb: float = Field(gt=0, le=10_000)
+
+
 class PriceSettings(_Section):
     usd_per_1k_neurons: float = Field(ge=0)
     llm_input_usd_per_m: float | None = Field(default=None, ge=0)
@@ -251,6 +256,7 @@ class Settings(_Section):
     sync: SyncSettings
     research: ResearchSettings
     search: SearchSettings
+    files: FileSettings
     prices: PriceSettings
     notify: NotifySettings
     triggers: TriggerSettings

@@ -20,9 +20,11 @@ from mia.models import Source, Usage
 from mia.tools.http import RateLimiter, RetryPolicy, send
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from mia.settings import Settings
 
-SOURCE_NAMES = ("web", "pubmed", "europepmc", "trials")
+SOURCE_NAMES = ("web", "pubmed", "europepmc", "trials", "file")  # file: the agent's own documents
 SNIPPET_CHARS = 1200
 NO_PERPLEXITY_KEY = (
     "Web search skipped: no Perplexity API key "
@@ -214,9 +216,12 @@ def clamp(value: int, high: int) -> int:
 
 
 def build_search_clients(
-    settings: Settings, http: httpx.Client, names: Iterable[str]
+    settings: Settings, http: httpx.Client, names: Iterable[str], *, agent_dir: Path | None = None
 ) -> tuple[dict[str, SearchClient], list[str]]:
-    """Clients for the requested source names, plus one-line notices for the ones skipped."""
+    """Clients for the requested source names, plus one-line notices for the ones skipped.
+
+    `file` searches the documents in `agent_dir` (the research agent's folder); without one it is left out.
+    """
     # Imported here because the client modules import the helpers above.
     from mia.tools.clinicaltrials import ClinicalTrials
     from mia.tools.europepmc import EuropePMC
@@ -231,7 +236,14 @@ def build_search_clients(
     notices: list[str] = []
     timeouts = SearchTimeouts(connect=settings.search.connect_timeout, read=settings.search.read_timeout,
                               per_source=settings.search.source_timeout)
-    for name in dict.fromkeys(wanted):
+    # The person's own documents first: they chose them for this question, so their pages lead each batch.
+    for name in sorted(dict.fromkeys(wanted), key=lambda n: n != "file"):
+        if name == "file":
+            if agent_dir is not None:
+                from mia.tools.local_files import FileLibrary, FileSearch
+
+                clients[name] = FileSearch(FileLibrary(agent_dir))
+            continue
         if name == "web":
             key = settings.secret("perplexity.api_key")
             if not key:

@@ -70,7 +70,8 @@ def follow_up_research(settings: Settings, registry: Registry, ref: str, *, inst
                          f"{MAX_INSTRUCTION_CHARS:,} are taken.", "Ask something shorter.")
     agent = agent_store.get_agent(registry, ref)
     llm: LLMClient | None = _llm_or_none(settings, http, agent.model or None)
-    clients, notices = build_search_clients(settings, http, agent.source_list)
+    clients, notices = build_search_clients(settings, http, agent.source_list,
+                                            agent_dir=Workspace(settings.workspace_root).agent_dir(agent.slug))
     workspace = Workspace(settings.workspace_root)
     params = follow_up_params(workspace, agent, instruction=instruction, mode="full" if llm else "digest",
                               force_report=force_report)

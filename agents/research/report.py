@@ -14,7 +14,7 @@ REFERENCE_HEADING_RE = re.compile(r"^#{1,4}\s*(references|sources|bibliography|c
                                   re.IGNORECASE | re.MULTILINE)
 THINK_RE = re.compile(r"<think>.*?(</think>|$)", re.DOTALL)
 KIND_LABEL = {"web": "Web", "pubmed": "PubMed", "europepmc": "Europe PMC", "trial": "ClinicalTrials.gov",
-              "correspondence": "Correspondence"}
+              "correspondence": "Correspondence", "file": "Your file"}
 PHASE_ORDER = ["PHASE4", "PHASE3", "PHASE2", "PHASE1", "EARLY_PHASE1", "NA"]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,12 +17,13 @@ from mia.agents.research.budget import Budget
 from mia.agents.research.engine import execute
 from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
 from mia.errors import MiaError, MissingCredentialError, RunConflict, SourcesUnreachable, UsageError
-from mia.settings import ALL_SOURCES, Settings
+from mia.settings import Settings
 from mia.store import agents as agent_store
 from mia.store import runs as run_store
 from mia.store.db import Registry
 from mia.store.mirror import auto_push
 from mia.store.workspace import Workspace, write_atomic, write_json
+from mia.tools.local_files import FileLibrary, FileSearch, expand_paths
 from mia.tools.search import SOURCE_NAMES, build_search_clients
 
 MAX_QUESTION_CHARS = 4000
@@ -43,6 +45,7 @@ class ResearchRequest:
     model: str | None = None
     name: str | None = None
     sources_explicit: bool = False
+    files: list[Path] = field(default_factory=list)  # the person's own documents, copied into the agent's folder
 
 
 @dataclass
@@ -64,7 +67,8 @@ class ResearchResult:
 
 
 def validate_request(settings: Settings, *, question: str, sources: str | None, depth: str | None,
-                     budget: float | None, model: str | None, name: str | None) -> ResearchRequest:
+                     budget: float | None, model: str | None, name: str | None,
+                     files: Sequence[str] = ()) -> ResearchRequest:
     """Check the user's input before anything is written; every problem is a UsageError with a fix."""
     question = question.strip()
     if not question:
@@ -77,7 +81,7 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
     unknown = [s for s in names if s not in SOURCE_NAMES]
     if unknown or not names:
         raise UsageError(f"Unknown source {', '.join(repr(u) for u in unknown) or '(none given)'}.",
-                         f"Choose from: {', '.join(ALL_SOURCES)} (comma-separated).")
+                         f"Choose from: {', '.join(SOURCE_NAMES)} (comma-separated).")
     depth = depth or settings.research.depth
     if depth not in ("quick", "standard", "deep"):
         raise UsageError(f"Unknown depth '{depth}'.", "Choose quick, standard or deep.")
@@ -91,8 +95,12 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
             raise UsageError(exc.message, exc.hint) from None
     if model is not None and not model.strip():
         raise UsageError("--model is empty.", "Give a model id, e.g. @cf/meta/llama-3.3-70b-instruct-fp8-fast")
+    paths = expand_paths(files) if files else []
+    if paths and "file" not in names:
+        names.append("file")
     return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,
-                           budget_usd=budget_usd, model=model, name=name, sources_explicit=sources is not None)
+                           budget_usd=budget_usd, model=model, name=name, sources_explicit=sources is not None,
+                           files=paths)
 
 
 def _llm_or_none(settings: Settings, http: httpx.Client, request_model: str | None) -> LLMClient | None:
@@ -170,6 +178,15 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     agent = agent_store.create_agent(
         registry, question=request.question, sources=request.sources, depth=request.depth,
         model=llm.model if llm else "", budget_usd=request.budget_usd, slug=request.name, purpose=purpose)
+    if "file" in request.sources:
+        try:
+            search, skipped = add_request_files(settings, workspace.agent_dir(agent.slug), request.files)
+        except BaseException:  # a disk filling up, Ctrl+C: no half-made agent and no half-copied file
+            agent_store.delete_agent(registry, agent.id)
+            workspace.remove_agent(agent.slug)
+            raise
+        clients = {"file": search, **clients}  # first, as build_search_clients orders it for later runs
+        notices += skipped
     params = {"question": request.question, "slug": agent.slug, "depth": request.depth,
               "sources": request.sources, "report_version": 1, "notices": notices,
               "date": datetime.now(UTC).date().isoformat(), "mode": "full" if llm else "digest",
@@ -191,6 +208,17 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
         raise
 
 
+def add_request_files(settings: Settings, agent_dir: Path, files: list[Path]) -> tuple[FileSearch, list[str]]:
+    """Copy the request's documents into the new agent's folder: the `file` source that searches them, and a
+    notice for each document skipped."""
+    library = FileLibrary(agent_dir)
+    outcome = library.add(files, max_bytes=int(settings.files.max_mb * 1_000_000))
+    notices = list(outcome.skipped)
+    if files and not outcome.added:
+        notices.append("None of the given files could be read: this research uses the other sources only.")
+    return FileSearch(library), notices
+
+
 def stamp_now() -> str:
     """A file-name-safe UTC timestamp, e.g. 20261122T0815Z."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -209,7 +237,8 @@ def resume_research(settings: Settings, registry: Registry, ref: str, *, http: h
                           f"Run the agent again with `mia agents rerun {agent.slug}`.")
     params = run.params
     llm = LLMClient.from_settings(settings, http, model=agent.model) if params["mode"] == "full" else None
-    clients, _ = build_search_clients(settings, http, params["sources"])
+    clients, _ = build_search_clients(settings, http, params["sources"],
+                                      agent_dir=Workspace(settings.workspace_root).agent_dir(agent.slug))
     return execute_run(settings, registry, Workspace(settings.workspace_root), agent, run.id, llm, clients, on_event)
 
 

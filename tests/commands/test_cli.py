@@ -48,7 +48,7 @@ def test_agents_list_json_has_the_documented_keys(capsys: pytest.CaptureFixture[
     assert set(rows[0]) == AGENT_KEYS
     assert rows[0]["name"] == "dmd-treatments" and rows[0]["sources"] == ["pubmed", "trials"]
     code, out, _ = run(capsys, "agents", "show", "dmd-treatments", "--json")
-    assert set(json.loads(out)) == AGENT_KEYS | {"runs"}
+    assert set(json.loads(out)) == AGENT_KEYS | {"runs", "files"}
 
 
 def test_unknown_agent_is_a_clear_error_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:

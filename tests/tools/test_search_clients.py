@@ -208,7 +208,8 @@ def test_clients_take_keys_prices_and_base_urls_from_settings(fake: FakeService,
 
     clients, notices = build_search_clients(settings, http, SOURCE_NAMES)
 
-    assert notices == [] and list(clients) == list(SOURCE_NAMES)
+    # `file` searches an agent's own documents, so it is left out when no agent folder is given.
+    assert notices == [] and list(clients) == [name for name in SOURCE_NAMES if name != "file"]
     assert [(c.name, c.service) for c in clients.values()] == [
         ("web", "Perplexity"), ("pubmed", "PubMed"), ("europepmc", "Europe PMC"),
         ("trials", "ClinicalTrials.gov")]
@@ -227,7 +228,7 @@ def test_an_unknown_source_is_a_usage_error_listing_the_valid_ones(http: httpx.C
         build_search_clients(load_settings(), http, ["pubmed", "scholar"])
 
     assert "'scholar'" in caught.value.message
-    assert caught.value.hint == "Valid sources: web, pubmed, europepmc, trials."
+    assert caught.value.hint == "Valid sources: web, pubmed, europepmc, trials, file."
 
 
 def test_source_names_are_matched_loosely_and_only_once(http: httpx.Client):
