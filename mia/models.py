@@ -48,6 +48,8 @@ class Source(BaseModel):
         keys = document_keys(url=self.url, identifiers=[*identifiers, self.doi, *self.aliases])
         if self.identifier and self.kind not in ("pubmed", "europepmc", "trial", "web"):
             keys.add(f"{self.kind}:{self.identifier.lower()}")
+        if self.kind == "file":  # a page of the person's own document: file:///…/files/NAME#page=N
+            keys.add(f"file:{self.url}")
         return keys
 
     @property

@@ -153,6 +153,27 @@ def cite_as(name: str, location: str) -> str:
     return f"{name}, {location}" if location else name
 
 
+def page_text_of(url: str) -> str | None:
+    """The whole text of the page a `file` source's URL points at (file:///…/files/NAME#page=N or #Heading).
+
+    None when the URL is not one of an agent's documents or the document is gone. Quotes from a file are
+    checked against this text, so a quote is verified on the page that is cited.
+    """
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme != "file":
+        return None
+    path = Path(unquote(parts.path))
+    if path.parent.name != FILES_DIR:
+        return None
+    fragment = unquote(parts.fragment)
+    location = f"p. {fragment.removeprefix('page=')}" if fragment.startswith("page=") else fragment
+    pages = FileLibrary(path.parent.parent).pages(path.name)
+    texts = [p.get("text", "") for p in pages if p.get("location", "") == location]
+    return "\n".join(texts) if texts else None
+
+
 class FileSearch:
     """The `file` source: ranks the passages of an agent's documents against a query; free and offline."""
 

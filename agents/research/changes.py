@@ -34,16 +34,29 @@ def compute_changes(previous: list[dict[str, Any]], claims: list[dict[str, Any]]
     changed_numbers = {before_number(before, c["identifier"]) for c in status_changes
                        if (c["new"] or "") in WITHDRAWN}
     recheck = [c for c in claims if c.get("source") in changed_numbers]
+    # Another page of a document the agent already had is not news; a document added since is.
+    had_files = {_file_name(s.get("title") or "") for s in previous if s.get("kind") == "file"}
+    first_pages: dict[str, dict[str, Any]] = {}
+    for s in new:
+        if s.kind == "file" and _file_name(s.title) not in had_files:
+            first_pages.setdefault(_file_name(s.title), _brief(s))
+    new_files = list(first_pages.values())
     return {
         "new_papers": [_brief(s) for s in new if s.kind in ("pubmed", "europepmc")],
         "new_trials": [_brief(s) for s in new if s.kind == "trial"],
         "new_web": [_brief(s) for s in new if s.kind == "web"],
+        "new_files": new_files,
         "status_changes": status_changes,
         "claims_to_recheck": recheck,
         "checked": len(current),
         "unchecked": list(unchecked or []),  # services whose search failed: their sources were carried forward
-        "material": bool(new or status_changes),
+        "material": bool([s for s in new if s.kind != "file"] or new_files or status_changes),
     }
+
+
+def _file_name(title: str) -> str:
+    """The document a `file` source is a page of: "protocol.pdf, p. 12" -> "protocol.pdf"."""
+    return title.split(", ", 1)[0]
 
 
 def before_number(before: dict[str, dict[str, Any]], identifier: str | None) -> int | None:
@@ -70,9 +83,10 @@ def render_changes(changes: dict[str, Any], *, slug: str, date: str, previous_ve
         lines += [f"Nothing material changed since report v{previous_version}: no new papers, trials or web "
                   "sources, and no trial changed status.", ""]
         return "\n".join(lines)
-    sections = (("New papers", "new_papers"), ("New trials", "new_trials"), ("New web sources", "new_web"))
+    sections = (("New papers", "new_papers"), ("New trials", "new_trials"), ("New web sources", "new_web"),
+                ("New documents of yours", "new_files"))
     for title, key in sections:
-        items = changes[key]
+        items = changes.get(key) or []
         if items:
             lines += [f"## {title} ({len(items)})", ""]
             for item in items:

@@ -13,7 +13,7 @@ from typing import Any
 from mia.models import Source
 
 # Which record stays the primary one when two services found the same document: the structured record.
-KIND_RANK = {"trial": 0, "pubmed": 1, "europepmc": 2, "correspondence": 3, "web": 4}
+KIND_RANK = {"trial": 0, "pubmed": 1, "europepmc": 2, "correspondence": 3, "web": 4, "file": 5}
 FILLED = ("identifier", "date", "status", "sponsor", "query", "journal", "doi", "authors")
 
 

@@ -143,6 +143,16 @@ def source_text(title: str, snippet: str) -> str:
 
 
 def check_against_sources(claims: list[dict[str, Any]], sources: list[Any]) -> QuoteCheck:
-    """`check_claims` against what the extraction prompt showed of each source: its title and snippet."""
-    return check_claims(claims, {s.number: source_text(s.title, s.snippet) for s in sources
-                                 if s.number is not None})
+    """`check_claims` against what the extraction prompt showed of each source: its title and snippet; for
+    a page of the person's own document (kind `file`), the whole text of that page."""
+    return check_claims(claims, {s.number: _text_of(s) for s in sources if s.number is not None})
+
+
+def _text_of(source: Any) -> str:
+    if getattr(source, "kind", None) == "file":
+        from mia.tools.local_files import page_text_of
+
+        page = page_text_of(source.url)
+        if page is not None:
+            return source_text(source.title, page)
+    return source_text(source.title, source.snippet)

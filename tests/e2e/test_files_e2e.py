@@ -37,6 +37,9 @@ def test_research_with_two_local_pdfs_cites_them_by_page(mia: Mia, tmp_path: Pat
     assert files["protocol.pdf, p. 2"] in cited
     assert re.search(rf"\[{files['protocol.pdf, p. 2']}\] \[protocol\.pdf, p\. 2\]\(file://\S+#page=2\) — Your file",
                      listing)
+    claims = json.loads((folder / "evidence" / "claims.json").read_text())
+    from_files = [c for c in claims if c["source"] in files.values()]
+    assert from_files and {c["quote_check"] for c in from_files} == {"verified"}  # checked against the page
     assert (folder / "files" / "protocol.pdf").exists() and not (folder / "files" / "scan.pdf").exists()
     shown = json.loads(mia.run("agents", "show", out["name"], "--json").stdout)
     assert [f["name"] for f in shown["files"]] == ["protocol.pdf", "poster.pdf"] and "file" in shown["sources"]
