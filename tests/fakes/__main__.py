@@ -30,6 +30,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="Workers AI result shape")
     parser.add_argument("--stream-pause", type=float, default=0.0005,
                         help="seconds between streamed pieces (0.02 looks like a real model)")
+    parser.add_argument("--stream-fault", default="", choices=("", "interrupt", "close", "keepalive", "stall",
+                                                                "no_usage"),
+                        help="make every LLM stream end badly this way (see fakes/llm_dialects.py)")
+    parser.add_argument("--context-limit", type=int, default=0,
+                        help="refuse LLM prompts over this many tokens, as each service does (0 = no limit)")
     parser.add_argument("--llm", default="", metavar="MODULE:FUNCTION",
                         help="LLM responder instead of the fixed echo, e.g. fakes.research_llm:ResearchLLM")
     return parser.parse_args(argv)
@@ -53,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
     latency.update({name: args.latency_search for name in SEARCH_SERVICES})
     fake = FakeServices(port=args.port, latency=latency, fault_rate=args.fault_rate, seed=args.seed,
                         llm_shape=args.llm_shape, llm=load_responder(args.llm) if args.llm else None,
-                        stream_pause=args.stream_pause)
+                        stream_pause=args.stream_pause, stream_fault=args.stream_fault,
+                        context_limit=args.context_limit)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -42,6 +42,7 @@ class LLMReply:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)  # {"name": str, "arguments": {...}}
     prompt_tokens: int = 100
     completion_tokens: int = 50
+    finish_reason: str | None = None  # "length": cut off at max_tokens (completion_tokens becomes max_tokens)
 
 
 LLMResponder = Callable[[dict[str, Any], str], LLMReply]
@@ -174,7 +175,8 @@ class FakeServices:
                  pplx_key: str = "pplx-test-key-81bd", models: frozenset[str] = DEFAULT_MODELS,
                  pplx_fields: frozenset[str] = shapes.PPLX_SEARCH_FIELDS, port: int = 0,
                  stream_pause: float = 0.0005, unstreamed_models: frozenset[str] = llm_dialects.UNSTREAMED_MODELS,
-                 native_tool_stream: str = "pieces", ncbi_rate_limit: bool = False) -> None:
+                 native_tool_stream: str = "pieces", ncbi_rate_limit: bool = False, stream_fault: str = "",
+                 context_limit: int = 0) -> None:
         if llm_shape not in ("legacy", "openai", "auto"):
             raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
         self.corpus = corpus if corpus is not None else Corpus()
@@ -187,6 +189,8 @@ class FakeServices:
         # NCBI E-utilities: more than 3 requests/s (10 with api_key) from one address get HTTP 429 with
         # {"error":"API rate limit exceeded",...} (NCBI usage guidelines; support.nlm.nih.gov KA-05318).
         self.ncbi_rate_limit = ncbi_rate_limit
+        self.stream_fault, self.context_limit = stream_fault, context_limit  # llm_dialects: every stream / prompt
+        self.stream_faults: deque[str] = deque()  # llm_dialects: faults for the next streams, one each
         self.requests: list[RecordedRequest] = []
         self.esearch_backend_errors = 0  # ESearch answers 200 with {"esearchresult": {"ERROR": ...}} this often
         self.errors: list[str] = []  # exceptions raised by the LLM responder
@@ -366,10 +370,14 @@ class FakeServices:
             return refused
         if m[2] and req.json.get("stream") and model in self.unstreamed_models:
             return llm_dialects.unstreamed_answer()
+        stream = bool(req.json.get("stream"))
+        overflow = llm_dialects.context_overflow(self.context_limit, req.json, "workers-ai", stream)
+        if overflow is not None:
+            return overflow
         reply = self._ask_llm(req.json, model)
         if reply is None:
             return shapes.cf_error(500, "AiError: the fake's LLM responder raised; see FakeServices.errors", 5000)
-        stream = bool(req.json.get("stream"))
+        reply = llm_dialects.honour_max_tokens(reply, req.json)
         if m[3]:  # the OpenAI-compatible endpoint under /ai/v1: plain OpenAI, no envelope
             return self._openai_answer(reply, model, stream, req.json)
         openai_shape = self.llm_shape == "openai" or (
@@ -377,7 +385,7 @@ class FakeServices:
         if stream:
             frames = (shapes.openai_frames(reply, model, cf_final=True) if openai_shape
                       else shapes.legacy_frames(reply, self.native_tool_stream))
-            return Reply(200, content_type="text/event-stream", frames=frames)
+            return llm_dialects.misbehave(self, Reply(200, content_type="text/event-stream", frames=frames))
         result = shapes.openai_completion(reply, model) if openai_shape else shapes.legacy_result(reply)
         return json_reply(200, {"result": result, "success": True, "errors": [], "messages": []})
 
@@ -390,20 +398,22 @@ class FakeServices:
         if req.json_error or not isinstance(req.json, dict) or not req.json.get("model"):
             return shapes.openai_error(400, "you must provide a model parameter and a JSON body",
                                        "invalid_request_error")
-        model = str(req.json["model"])
+        model, stream = str(req.json["model"]), bool(req.json.get("stream"))
+        overflow = llm_dialects.context_overflow(self.context_limit, req.json, "openai", stream)
+        if overflow is not None:
+            return overflow
         reply = self._ask_llm(req.json, model)
         if reply is None:
             return shapes.openai_error(500, "the fake's LLM responder raised; see FakeServices.errors",
                                        "server_error")
-        return self._openai_answer(reply, model, bool(req.json.get("stream")), req.json)
+        return self._openai_answer(llm_dialects.honour_max_tokens(reply, req.json), model, stream, req.json)
 
-    @staticmethod
-    def _openai_answer(reply: LLMReply, model: str, stream: bool, body: dict[str, Any]) -> Reply:
+    def _openai_answer(self, reply: LLMReply, model: str, stream: bool, body: dict[str, Any]) -> Reply:
         if not stream:
             return json_reply(200, shapes.openai_completion(reply, model))
         options = body.get("stream_options") or {}
         frames = shapes.openai_frames(reply, model, cf_final=False, include_usage=bool(options.get("include_usage")))
-        return Reply(200, content_type="text/event-stream", frames=frames)
+        return llm_dialects.misbehave(self, Reply(200, content_type="text/event-stream", frames=frames))
 
     def _ask_llm(self, body: dict[str, Any], model: str) -> LLMReply | None:
         try:
@@ -428,10 +438,16 @@ class FakeServices:
         h.send_header("Transfer-Encoding", "chunked")
         h.send_header("Cache-Control", "no-cache")
         h.end_headers()
-        for piece in shapes.awkward_pieces(b"".join(reply.frames)):
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
-            h.wfile.flush()
-            if self.stream_pause:
-                time.sleep(self.stream_pause)
+        for group in llm_dialects.paced(reply.frames, reply.pauses):
+            for piece in shapes.awkward_pieces(group):
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+                h.wfile.flush()
+                if self.stream_pause:
+                    time.sleep(self.stream_pause)
+        if reply.abort:  # the server gave up mid-body: the client sees the connection close
+            h.close_connection = True
+            with contextlib.suppress(OSError):
+                h.connection.shutdown(socket.SHUT_RDWR)
+            return
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()

@@ -35,6 +35,8 @@ class Reply:
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     frames: list[bytes] | None = None
+    pauses: dict[int, float] = field(default_factory=dict)  # seconds to wait before sending frames[i]
+    abort: bool = False  # close the connection after the frames, without ending the chunked body
 
 
 def json_reply(status: int, obj: Any, **headers: str) -> Reply:
@@ -116,8 +118,12 @@ def openai_completion(reply: LLMReply, model: str) -> dict[str, Any]:
     usage = {**_usage(reply), "prompt_tokens_details": {"cached_tokens": 0}}
     return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": "chat.completion", "created": int(time.time()),
             "model": model, "choices": [{"index": 0, "message": message, "logprobs": None,
-                                         "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
+                                         "finish_reason": _finish(reply)}],
             "usage": usage}
+
+
+def _finish(reply: LLMReply) -> str:
+    return reply.finish_reason or ("tool_calls" if reply.tool_calls else "stop")
 
 
 def sse(obj: Any) -> bytes:
@@ -157,7 +163,7 @@ def openai_frames(reply: LLMReply, model: str, *, cf_final: bool, include_usage:
         arguments = json.dumps(call.get("arguments", {}))
         frames += [chunk({"tool_calls": [{"index": i, "function": {"arguments": arguments[j:j + 8]}}]})
                    for j in range(0, len(arguments), 8)]
-    frames.append(chunk({}, "tool_calls" if reply.tool_calls else "stop"))
+    frames.append(chunk({}, _finish(reply)))
     if cf_final:
         frames.append(sse({"response": "", "usage": _usage(reply)}))
     elif include_usage:
