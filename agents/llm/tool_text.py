@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Callable
@@ -16,20 +17,37 @@ TAG, FENCE = "<tool_call>", "```"
 
 
 def parse_text_tool_calls(text: str) -> list[ToolCall]:
-    """Tool calls a weaker model wrote as JSON in its text: bare, fenced, or in <tool_call> tags."""
+    """Tool calls a weaker model wrote as JSON in its text: bare, fenced, or in <tool_call> tags.
+
+    Inside each, the forms small models write: one JSON value, one object per line, several objects
+    separated by commas, and JSON with HTML-escaped quotes (`{&quot;name&quot;: …}`).
+    """
     stripped = text.strip()
     candidates = _TAGGED.findall(stripped) or _FENCED.findall(stripped)
     if not candidates and stripped[:1] in ("{", "["):
         candidates = [stripped]
     found: list[ToolCall] = []
     for candidate in candidates:
-        try:
-            value = json.loads(candidate)
-        except json.JSONDecodeError:
-            continue
-        for item in value if isinstance(value, list) else [value]:
-            _add_call(found, item)
+        for value in _json_values(candidate) or _json_values(html.unescape(candidate)):
+            for item in value if isinstance(value, list) else [value]:
+                _add_call(found, item)
     return found
+
+
+def _json_values(text: str) -> list[Any]:
+    """The JSON values `text` consists of, separated by whitespace or commas; [] if anything else is there."""
+    decoder, index = json.JSONDecoder(), 0
+    values: list[Any] = []
+    while True:
+        while index < len(text) and (text[index].isspace() or (values and text[index] == ",")):
+            index += 1
+        if index == len(text):
+            return values
+        try:
+            value, index = decoder.raw_decode(text, index)
+        except json.JSONDecodeError:
+            return []
+        values.append(value)
 
 
 def _add_call(found: list[ToolCall], item: Any) -> None:
