@@ -85,6 +85,35 @@ class SourcesUnreachable(ServiceError):
         self.failures = failures or {}
 
 
+class UnusableAnswer(ServiceError):
+    """The model answered, but nothing in the answer can be used (it repeated its instructions, say).
+
+    `usage` is what the failed attempts cost (a `mia.models.Usage`, or None), so a caller can still record it.
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, usage: object = None, **kwargs: object) -> None:
+        super().__init__(message, hint, **kwargs)  # type: ignore[arg-type]
+        self.usage = usage
+
+
+class EmptyAnswer(UnusableAnswer):
+    """Nothing was left of the answer once its reasoning was removed (or it was empty), even after a retry.
+
+    The hint names `llm.max_tokens` or a non-reasoning model; callers may write a digest instead.
+    """
+
+
+class IncompleteStream(ServiceError):
+    """A streamed answer ended without a finish reason: interrupted, or the connection closed early.
+
+    `usage` is an estimate of what the stream cost up to where it ended (a `mia.models.Usage`, or None).
+    """
+
+    def __init__(self, message: str, hint: str | None = None, *, usage: object = None, **kwargs: object) -> None:
+        super().__init__(message, hint, **kwargs)  # type: ignore[arg-type]
+        self.usage = usage
+
+
 class BudgetExceeded(MiaError):
     """The next paid call would go over the run's budget."""
 

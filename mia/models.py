@@ -71,6 +71,7 @@ class Usage(BaseModel):
     cost_usd: float = 0.0
     latency_ms: int = 0
     requests: int = 1
+    estimated: bool = False  # tokens guessed from the text: the service reported no usage (e.g. a stream without it)
 
 
 class Claim(BaseModel):

@@ -285,6 +285,12 @@ def m007_agent_purpose(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE agents ADD COLUMN purpose TEXT NOT NULL DEFAULT 'research'")
 
 
+@migrations()
+def m008_estimated_usage(db: sqlite_utils.Database) -> None:
+    """Usage rows whose tokens mia estimated because the service reported none (a stream without usage)."""
+    db.execute("ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
+
+
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 

@@ -14,9 +14,18 @@ import httpx
 from pydantic import BaseModel, ValidationError
 
 from mia.agents.llm import profile as profiles
+from mia.agents.llm.answer import finish_answer
 from mia.agents.llm.profile import ModelProfile
-from mia.agents.llm.shapes import LLMResponse, Pricing, ToolCall, extract_json, normalise_result, parse_tool_calls
-from mia.agents.llm.stream import StreamState, iter_sse_data, parse_frames
+from mia.agents.llm.shapes import (
+    LLMResponse,
+    Pricing,
+    ToolCall,
+    estimate_tokens,
+    extract_json,
+    normalise_result,
+    string_content,
+)
+from mia.agents.llm.stream_read import stream_reply
 from mia.errors import ConfigError, ContextLengthExceeded, MiaError, MissingCredentialError, ServiceError
 from mia.settings import Settings
 from mia.tools.http import RateLimiter, RetryPolicy, decode_json, send
@@ -30,8 +39,6 @@ MODEL_REJECTED_CODES = {5007, 3042, 5016, 5028}
 ALLOWANCE_CODES = {3036, 4006}
 CONTEXT_CODES = {3006, 3030, 5021, "context_length_exceeded", "exceed_context_size_error"}
 JSON_MODE_UNMET = "json mode couldn't be met"
-# (base URL, model) pairs that answered a streamed request with plain JSON: asked unstreamed from then on.
-NOT_STREAMING: set[tuple[str, str]] = set()
 # How servers word a refused response_format (llama-cpp-python: HTTP 500 "Input should be 'text' or
 # 'json_object'"; Workers AI: 400 naming response_format; vLLM/Ollama: 400 naming json_schema).
 REFUSAL = re.compile(r"response_format|json_schema|json_object|'text'|grammar", re.IGNORECASE)
@@ -181,8 +188,16 @@ class LLMClient:
 
     def chat(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
              max_tokens: int | None = None, temperature: float | None = None) -> LLMResponse:
-        """One non-streaming turn, with tools if given."""
-        return self._complete(messages, tools=tools, max_tokens=max_tokens, temperature=temperature)
+        """One non-streaming turn, with tools if given, finished as `answer.finish_answer` says.
+
+        Raises EmptyAnswer / UnusableAnswer (with their usage) for answers that cannot be used.
+        """
+        def ask(msgs: list[dict[str, Any]], emit: Callable[[str], None], with_tools: bool) -> LLMResponse:
+            return self._complete(msgs, tools=tools if with_tools else None, max_tokens=max_tokens,
+                                  temperature=temperature)
+
+        return finish_answer(ask, messages, ask(messages, _ignore, True), max_tokens=max_tokens or self.max_tokens,
+                             model=self.model, on_text=_ignore)
 
     def stream(self, messages: list[dict[str, Any]], *, on_text: Callable[[str], None],
                tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMResponse:
@@ -190,56 +205,36 @@ class LLMClient:
 
         A model that answers a streamed request with a plain JSON envelope instead of SSE (Workers AI's
         gpt-oss on /ai/run; workers-ai-provider `src/utils.ts` retries those without streaming) is asked
-        again without streaming, and from then on never streamed while this process runs; its reply reaches
-        on_text in one piece. An exception raised by on_text (a cancelled answer) closes the connection, so
-        generation stops.
+        again without streaming, and from then on never streamed while this process runs. A stream that
+        sends no content for `llm.timeout` seconds, or runs past `stream_read.STREAM_DEADLINE_FACTOR` times that, is a
+        timeout (asked once more when nothing was shown yet). A stream that ends without finishing raises
+        IncompleteStream or ContextLengthExceeded (`stream_read.ended_early`); a stream without usage gets an
+        estimated one. The answer is then finished by `answer.finish_answer` (continued when cut off,
+        `truncated` when still cut). An exception raised by on_text (a cancelled answer) closes the
+        connection, so generation stops.
         """
-        if (self.base_url, self.model) in NOT_STREAMING:
-            return self._unstreamed(messages, on_text, tools=tools, max_tokens=max_tokens)
-        body = self._body(messages, max_tokens=max_tokens, temperature=None, stream=True, tools=tools)
-        started = time.monotonic()
-        response = self._post(body, stream=True)
-        try:
-            if "event-stream" not in response.headers.get("content-type", "event-stream"):
-                response.read()
-                payload = decode_json(response, self.service)
-                if self._has_answer(payload):  # a server that ignored stream: true but answered in full
-                    return self._shown(self._reply(payload, started), on_text)
-                NOT_STREAMING.add((self.base_url, self.model))
-                response.close()
-                return self._unstreamed(messages, on_text, tools=tools, max_tokens=max_tokens)
-            state = StreamState(self.service)
-            for data in iter_sse_data(response.iter_bytes()):
-                if data.strip() == "[DONE]":
-                    state.done = True
-                    break
-                for frame in parse_frames(data):
-                    state.handle(frame, on_text)
-            text = state.finish(on_text)
-        except httpx.TransportError as exc:
-            raise ServiceError(f"{self.service} stream broke off: {type(exc).__name__}: {exc}",
-                               "Try again.", service=self.service, retryable=True) from None
-        finally:
-            response.close()
-        usage = self.pricing.usage(state.usage, int((time.monotonic() - started) * 1000))
-        return LLMResponse(text=text, tool_calls=parse_tool_calls(state.tool_calls()), usage=usage,
-                           finish_reason=state.finish_reason)
+        def ask(msgs: list[dict[str, Any]], emit: Callable[[str], None], with_tools: bool) -> LLMResponse:
+            return self._stream_turn(msgs, emit, tools=tools if with_tools else None, max_tokens=max_tokens)
 
-    def _unstreamed(self, messages: list[dict[str, Any]], on_text: Callable[[str], None], *,
-                    tools: list[dict[str, Any]] | None, max_tokens: int | None) -> LLMResponse:
-        """A streamed turn asked without streaming (the model cannot stream here); the text is shown at once."""
-        return self._shown(self._complete(messages, tools=tools, max_tokens=max_tokens), on_text)
+        return finish_answer(ask, messages, ask(messages, on_text, True), max_tokens=max_tokens or self.max_tokens,
+                             model=self.model, on_text=on_text)
 
-    @staticmethod
-    def _shown(reply: LLMResponse, on_text: Callable[[str], None]) -> LLMResponse:
-        if reply.text:
-            on_text(reply.text)
-        return reply
+    def _stream_turn(self, messages: list[dict[str, Any]], on_text: Callable[[str], None], *,
+                     tools: list[dict[str, Any]] | None, max_tokens: int | None) -> LLMResponse:
+        """One streamed request (two when it stalled before showing anything)."""
+        shown: list[str] = []
 
-    def _has_answer(self, payload: Any) -> bool:
-        """Whether a JSON body holds a usable reply (not gpt-oss's empty `result` to a streamed request)."""
-        normal = normalise_result(self._unwrap(payload))
-        return normal is not None and bool(normal.text or normal.tool_calls)
+        def counted(piece: str) -> None:
+            shown.append(piece)
+            on_text(piece)
+
+        for attempt in (1, 2):
+            try:
+                return stream_reply(self, messages, counted, tools=tools, max_tokens=max_tokens)
+            except ServiceError as exc:
+                if exc.code != "timeout" or shown or attempt == 2:
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def structured(self, messages: list[dict[str, Any]], schema: type[T], *, max_tokens: int | None = None
                    ) -> tuple[T, list[LLMResponse]]:
@@ -334,7 +329,7 @@ class LLMClient:
               stream: bool, tools: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         # Always send max_tokens: Workers AI otherwise stops at 256 tokens.
         body: dict[str, Any] = {
-            "messages": [_string_content(m) for m in messages],
+            "messages": [string_content(m) for m in messages],
             "max_tokens": max_tokens or self.max_tokens,
             "temperature": self.temperature if temperature is None else temperature,
             "stream": stream,
@@ -461,20 +456,8 @@ class LLMClient:
         return result
 
 
-def _string_content(message: dict[str, Any]) -> dict[str, Any]:
-    """The message with `content` a string: Workers AI model schemas require a string (or parts), never null.
-
-    Sources: the model JSON schemas in cloudflare/cloudflare-docs (`content` is `oneOf` string | array and
-    required), and workers-ai-provider `normalizeMessagesForBinding` (null content becomes "").
-    """
-    return message if message.get("content") is not None else {**message, "content": ""}
-
-
-def estimate_tokens(messages: list[dict[str, Any]]) -> int:
-    """A generous token count: ~3 characters a token (medical text tokenises densely) plus framing."""
-    contents = (m.get("content") for m in messages)
-    chars = sum(len(c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)) for c in contents)
-    return chars // 3 + 8 * len(messages)
+def _ignore(_piece: str) -> None:
+    """on_text for a reply nobody watches."""
 
 
 def _missing_cloudflare(account_id: str | None, api_token: str | None) -> MissingCredentialError:

@@ -32,6 +32,8 @@ class LLMResponse(BaseModel):
     usage: Usage
     finish_reason: str | None = None
     raw: dict[str, Any] | None = None
+    truncated: bool = False  # still cut off by max_tokens after the continuation requests (see answer.py)
+    continuations: int = 0  # continuation requests that were appended to this answer
 
 
 # Neurons per million input / output tokens, from the one model table (mia.agents.llm.catalog).
@@ -156,6 +158,22 @@ def normalise_result(result: dict[str, Any]) -> Normalised | None:
         finish = result.get("finish_reason") if isinstance(result.get("finish_reason"), str) else None
         return Normalised(text, parse_tool_calls(result.get("tool_calls")), usage, finish)
     return None
+
+
+def string_content(message: dict[str, Any]) -> dict[str, Any]:
+    """The message with `content` a string: Workers AI model schemas require a string (or parts), never null.
+
+    Sources: the model JSON schemas in cloudflare/cloudflare-docs (`content` is `oneOf` string | array and
+    required), and workers-ai-provider `normalizeMessagesForBinding` (null content becomes "").
+    """
+    return message if message.get("content") is not None else {**message, "content": ""}
+
+
+def estimate_tokens(messages: list[dict[str, Any]]) -> int:
+    """A generous token count: ~3 characters a token (medical text tokenises densely) plus framing."""
+    contents = (m.get("content") for m in messages)
+    chars = sum(len(c if isinstance(c, str) else json.dumps(c, ensure_ascii=False)) for c in contents)
+    return chars // 3 + 8 * len(messages)
 
 
 _FENCE = re.compile(r"```[A-Za-z0-9_-]*[ \t]*\n(.*?)\n[ \t]*```", re.DOTALL)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -136,12 +137,17 @@ class StreamState:
     whole_calls: list[Any] = field(default_factory=list)  # legacy frames carry each call whole
     done: bool = False  # the server sent `data: [DONE]`
     raw_text: str = ""  # everything the model wrote, <think> blocks included (to tell "empty" from "all reasoning")
+    reasoning_chars: int = 0  # reasoning sent apart from the text (`reasoning_content`), never shown
+    frames: int = 0  # JSON frames received
+    progressed_at: float = 0.0  # monotonic time of the last frame that carried text, reasoning or a tool call
 
     def handle(self, frame: Any, on_text: Callable[[str], None]) -> None:
         """Apply one frame (legacy `response` or OpenAI `choices[].delta`); on_text gets visible text."""
         if not isinstance(frame, dict):
             return
         _raise_stream_error(frame, self.service)
+        self.frames += 1
+        before = (len(self.raw_text), self.reasoning_chars, len(self.calls), len(self.whole_calls), self._arg_chars())
         if isinstance(frame.get("usage"), dict):
             self.usage = frame["usage"]  # the final frame is cumulative: keep the last, never add up
         piece = ""
@@ -152,6 +158,8 @@ class StreamState:
             piece = content if isinstance(content, str) else ""  # reasoning_content is never shown
             if isinstance(delta, dict):
                 self._add_call_deltas(delta.get("tool_calls"))
+                reasoning = delta.get("reasoning_content") or delta.get("reasoning")
+                self.reasoning_chars += len(reasoning) if isinstance(reasoning, str) else 0
             self.finish_reason = choices[0].get("finish_reason") or self.finish_reason
         elif isinstance(frame.get("response"), str):
             piece = frame["response"]
@@ -160,7 +168,18 @@ class StreamState:
         if isinstance(frame.get("tool_calls"), list):
             self._add_native_calls(frame["tool_calls"])
         self.raw_text += piece
+        if before != (len(self.raw_text), self.reasoning_chars, len(self.calls), len(self.whole_calls),
+                      self._arg_chars()):
+            self.progressed_at = time.monotonic()
         self._emit(self.think.feed(piece), on_text)
+
+    def _arg_chars(self) -> int:
+        return sum(len(c["arguments"]) if isinstance(c["arguments"], str) else 1 for c in self.calls.values())
+
+    @property
+    def wrote_anything(self) -> bool:
+        """Whether the model produced any text, reasoning or tool call."""
+        return bool(self.raw_text.strip() or self.reasoning_chars or self.calls or self.whole_calls)
 
     def _add_native_calls(self, items: list[Any]) -> None:
         """Top-level `tool_calls` on the native endpoint: whole calls, or pieces that carry an `index`.
@@ -239,3 +258,4 @@ def _raise_stream_error(frame: dict[str, Any], service: str) -> None:
         message = error.get("message", error) if isinstance(error, dict) else error
         raise ServiceError(f"{service} failed mid-stream: {message}", "Try again.", service=service,
                            retryable=True)
+
