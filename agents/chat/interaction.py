@@ -14,7 +14,8 @@ from mia.agents.chat.tools import default_tools
 from mia.agents.llm.client import estimate_tokens
 from mia.agents.llm.tool_text import ToolTextGate, parse_text_tool_calls
 from mia.agents.research.audit import audit_answer, keys_in
-from mia.errors import MiaError, ServiceError, UsageError
+from mia.errors import IncompleteStream, MiaError, ServiceError, UnusableAnswer, UsageError
+from mia.models import Usage
 from mia.store import agents as agent_store
 from mia.store import conversations as conv_store
 
@@ -24,7 +25,6 @@ if TYPE_CHECKING:
     from mia.agents.chat.background import Background
     from mia.agents.llm.client import LLMClient
     from mia.agents.llm.shapes import LLMResponse, ToolCall
-    from mia.models import Usage
     from mia.settings import Settings
     from mia.store.conversations import MessageRecord
     from mia.store.db import Registry
@@ -167,6 +167,16 @@ class InteractionAgent:
              cancel: threading.Event | None) -> tuple[LLMResponse, list[ToolCall]]:
         """One round: the reply and the tool calls in it (native, or written as text)."""
         messages, schemas = self.messages(), self.tools.schemas()
+        try:
+            return self._ask_once(messages, schemas, turn, after_tools=after_tools, on_text=on_text, cancel=cancel)
+        except (UnusableAnswer, IncompleteStream) as exc:  # a failed turn still cost what it generated
+            if isinstance(exc.usage, Usage):
+                self._spend(exc.usage, turn)
+            raise
+
+    def _ask_once(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]], turn: TurnResult, *,
+                  after_tools: bool, on_text: Callable[[str], object] | None,
+                  cancel: threading.Event | None) -> tuple[LLMResponse, list[ToolCall]]:
         if not self.streams(after_tools=after_tools):
             response = self.llm.chat(messages, tools=schemas)
             self._spend(response.usage, turn)
@@ -192,7 +202,7 @@ class InteractionAgent:
             if received or exc.status not in REFUSED_STATUSES:
                 raise
             self.llm.refused_streamed_tools = True  # e.g. a server that cannot stream tool calls
-            return self._ask(turn, after_tools=after_tools, on_text=on_text, cancel=cancel)
+            return self._ask_once(messages, schemas, turn, after_tools=after_tools, on_text=on_text, cancel=cancel)
         self._spend(response.usage, turn)
         _check(cancel)
         return response, response.tool_calls or gate.finish()

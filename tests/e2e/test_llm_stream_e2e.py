@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sqlite3
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fakes.chat_llm import ChatLLM
-from fakes.research_llm import ResearchLLM
+from fakes.research_llm import ResearchLLM, task_of
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 
 from .conftest import Mia
@@ -67,3 +69,120 @@ def test_ask_after_a_tool_call_sends_the_call_with_string_content(mia: Mia, chat
     sent = chat.calls[-1][0]["messages"]
     assistant = next(m for m in sent if m["role"] == "assistant" and m.get("tool_calls"))
     assert assistant["content"] == ""
+
+
+def usage_rows(mia_home: Any) -> list[sqlite3.Row]:
+    conn = sqlite3.connect(mia_home / "registry.db")
+    conn.row_factory = sqlite3.Row
+    return list(conn.execute("SELECT * FROM usage ORDER BY id"))
+
+
+def test_ask_continues_an_answer_cut_off_at_max_tokens(mia: Mia, chat: ScriptedLLM) -> None:
+    chat.push(LLMReply(text="Eteplirsen raised dystrophin", finish_reason="length"), "in treated boys.")
+    result = mia.run("ask", "eteplirsen?", extra_env={"MIA_LLM_MODEL": QWEN})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Eteplirsen raised dystrophin in treated boys.\n"
+    assert chat.calls[1][0]["messages"][-2] == {"role": "assistant", "content": "Eteplirsen raised dystrophin"}
+
+
+def test_ask_whose_answer_is_all_reasoning_fails_and_names_the_settings(mia: Mia, chat: ScriptedLLM,
+                                                                        mia_home: Any) -> None:
+    chat.push(LLMReply(text="<think>Let me weigh", finish_reason="length"),
+              LLMReply(text="<think>Still weighing", finish_reason="length"))
+    result = mia.run("ask", "eteplirsen?", extra_env={"MIA_LLM_MODEL": QWEN})
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "reasoning and left no answer" in result.stderr and "llm.max_tokens" in result.stderr
+    assert "empty answer.)" not in result.stdout + result.stderr
+    assert len(usage_rows(mia_home)) == 1 and usage_rows(mia_home)[0]["requests"] == 2  # both attempts paid
+
+
+def test_ask_against_a_stream_of_keepalives_ends_within_the_bound(mia: Mia, chat: ScriptedLLM,
+                                                                  services: FakeServices) -> None:
+    services.stream_fault = "keepalive"
+    chat.push("Never sent.", "Never sent either.")
+    started = time.monotonic()
+    result = mia.run("ask", "eteplirsen?", extra_env={"MIA_LLM_MODEL": QWEN, "MIA_LLM_TIMEOUT": "1"})
+    assert result.returncode == 1 and time.monotonic() - started < 15
+    assert "no content for 1 s" in result.stderr and "llm.timeout" in result.stderr
+    assert services.count("workers-ai") == 2  # asked once more, since nothing had been shown
+
+
+def test_ask_against_a_stream_without_usage_records_an_estimated_cost(mia: Mia, chat: ScriptedLLM,
+                                                                      services: FakeServices, mia_home: Any) -> None:
+    services.stream_fault = "no_usage"
+    chat.push("Eteplirsen raised dystrophin in treated boys.")
+    result = mia.run("ask", "--json", "eteplirsen?", extra_env={"MIA_LLM_MODEL": QWEN})
+    assert result.returncode == 0, result.stderr
+    [row] = usage_rows(mia_home)
+    assert row["estimated"] == 1 and row["output_tokens"] > 0 and row["cost_usd"] > 0
+    assert json.loads(result.stdout)["usage"]["cost_usd"] > 0
+
+
+OPENAI = {"MIA_LLM_PROVIDER": "openai", "MIA_LLM_MODEL": "qwen2.5-0.5b-instruct"}
+
+
+@pytest.mark.parametrize(("fault", "said"), [
+    ("interrupt", "another request most likely interrupted it"),
+    ("close", "longer than the model's context window"),
+])
+def test_ask_whose_stream_ends_without_finishing_fails_and_names_the_likely_cause(mia: Mia, chat: ScriptedLLM,
+                                                                                  services: FakeServices,
+                                                                                  fault: str, said: str) -> None:
+    services.stream_fault = fault
+    chat.push("Never sent.")
+    result = mia.run("ask", "eteplirsen?", extra_env=OPENAI)
+    assert result.returncode == 1 and result.stdout == "" and "Traceback" not in result.stderr
+    assert said in result.stderr
+
+
+def test_ask_runs_tool_calls_written_one_json_object_per_line_and_never_shows_them(mia: Mia,
+                                                                                  chat: ScriptedLLM) -> None:
+    chat.push('{"name": "list_agents", "arguments": {}}\n{"name": "list_files", "arguments": {}}', "Nothing yet.")
+    result = mia.run("ask", "agents and files?", extra_env=OPENAI)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "Nothing yet.\n" and "list_agents ✓" in result.stderr and "list_files ✓" in result.stderr
+
+
+def test_ask_whose_model_repeats_its_instructions_fails(mia: Mia, chat: ScriptedLLM) -> None:
+    from fakes.chat_llm import system_of
+
+    class Echo(ScriptedLLM):
+        def __call__(self, body: dict[str, Any], model: str) -> LLMReply:
+            self.calls.append((body, model))
+            return LLMReply(text=system_of(body) * 4, finish_reason="length")
+
+    chat.__class__ = Echo
+    result = mia.run("ask", "agents?", extra_env=OPENAI)
+    assert result.returncode == 1 and "repeated its instructions" in result.stderr
+
+
+class CutSynthesis(ResearchLLM):
+    """Writes the report in two parts: the first cut off at max_tokens, the rest when asked to continue."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rest = ""
+
+    def __call__(self, body: dict[str, Any], model: str) -> LLMReply:
+        task = task_of(body)
+        if task == "synthesize-repair" and self.rest:
+            return LLMReply(text=self.rest, completion_tokens=80)
+        reply = super().__call__(body, model)
+        if task != "synthesize":
+            return reply
+        cut = reply.text.index(" ", len(reply.text) // 2)
+        self.rest = reply.text[cut + 1:]
+        return LLMReply(text=reply.text[:cut], finish_reason="length")
+
+
+def test_research_continues_a_report_cut_off_at_max_tokens(mia_home: Any) -> None:
+    from .conftest import base_env
+
+    with FakeServices(llm=CutSynthesis(), stream_pause=0) as fake:
+        result = Mia({**base_env(mia_home), **fake.env()}).run("research", "DMD treatments", "--depth", "quick",
+                                                               "--json")
+        assert result.returncode == 0, result.stderr
+        synth = [r for r in fake.requests if r.json and "[mia:synthesize]" in json.dumps(r.json)[:3000]]
+    assert len(synth) == 2
+    report = (mia_home / "workspace" / "agents" / "dmd-treatments" / "report.md").read_text()
+    assert "## Open questions" in report and "Long-term durability remains uncertain." in report

@@ -177,3 +177,44 @@ def test_a_service_that_refuses_streamed_tools_is_asked_without_streaming(make_a
     assert agent.run_turn("again").answer == "Second answer."
     assert streamed(chat) == [False, False]  # the refusal is remembered for the session
     assert fake.count("workers-ai", status=400) == 1
+
+
+@pytest.mark.parametrize("model", [QWEN, LLAMA])  # streamed, and (legacy, first round) unstreamed
+@pytest.mark.parametrize("text", [
+    '{"name": "list_agents", "arguments": {}}\n{"name": "list_files", "arguments": {}}',
+    '{"name": "list_agents", "arguments": {}}, {"name": "list_files", "arguments": {}}',
+    '{&quot;name&quot;: &quot;list_agents&quot;, &quot;arguments&quot;: {}}\n'
+    '{&quot;name&quot;: &quot;list_files&quot;, &quot;parameters&quot;: {}}',
+    '<tool_call>\n{"name": "list_agents", "arguments": {}}\n{"name": "list_files", "arguments": {}}\n</tool_call>',
+])
+def test_tool_calls_small_models_write_as_text_run_and_are_never_shown(make_agent: Any, chat: ScriptedLLM,
+                                                                      model: str, text: str) -> None:
+    chat.push(text, "Nothing yet.")
+    pieces: list[str] = []
+    result = make_agent(model).run_turn("agents and files?", on_text=pieces.append)
+    assert [o.name for o in result.tool_calls] == ["list_agents", "list_files"]
+    assert "".join(pieces) == "Nothing yet." == result.answer
+
+
+def test_an_empty_answer_is_an_error_that_counts_its_cost_not_a_placeholder(make_agent: Any, chat: ScriptedLLM,
+                                                                            registry: Registry) -> None:
+    from mia.errors import EmptyAnswer
+
+    chat.push(LLMReply(text="<think>weighing it all", finish_reason="length"),
+              LLMReply(text="<think>still weighing", finish_reason="length"))
+    agent = make_agent(QWEN)
+    with pytest.raises(EmptyAnswer, match="whole budget"):
+        agent.run_turn("agents?")
+    assert "/no_think" in chat.calls[1][0]["messages"][-1]["content"]
+    spent = conv_store.conversation_spend(registry, agent.conversation_id)
+    assert spent["output_tokens"] == 2 * 2048  # both attempts, at max_tokens each (the fake's estimate-free usage)
+
+
+def test_a_reply_that_repeats_the_system_prompt_is_a_failed_turn(make_agent: Any, chat: ScriptedLLM) -> None:
+    from mia.agents.chat.interaction import system_prompt
+    from mia.errors import UnusableAnswer
+
+    agent = make_agent(QWEN)
+    chat.push(LLMReply(text=system_prompt(agent.registry) * 3, finish_reason="length"))
+    with pytest.raises(UnusableAnswer, match="repeated its instructions instead of answering until it hit max_tokens"):
+        agent.run_turn("agents?")

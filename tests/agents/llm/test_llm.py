@@ -115,11 +115,6 @@ def test_openai_shape_inside_the_envelope_hides_reasoning_and_think_blocks() -> 
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (40, 10)
 
 
-def test_an_unterminated_leading_think_block_leaves_no_text() -> None:
-    reply = make_client(Script(envelope(legacy_result("<think>still thinking when cut off")))).chat(ASK)
-    assert reply.text == ""
-
-
 def test_legacy_tool_calls_get_sequential_ids_and_keep_object_arguments() -> None:
     calls = [{"name": "pubmed_search", "arguments": {"q": "TAVR"}},
              {"name": "trials_search", "arguments": {"q": "TAVR", "phase": 3}}]

@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mia.agents.llm import client as client_module
+from mia.agents.llm import stream_read as client_module
 from mia.agents.llm.client import LLMClient
 from mia.tools.http import RateLimiter, RetryPolicy
 
