@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from mia.agents.chat.document_tools import SEARCH_DOCUMENTS
 from mia.agents.chat.tool_registry import Tool, ToolContext, ToolError, ToolRegistry
 from mia.errors import WorkspaceError
 from mia.store import agents as agent_store
@@ -202,4 +203,5 @@ def default_tools() -> ToolRegistry:
         Tool("list_files", "List the files in a folder of the workspace.", ListArgs, list_files),
         Tool("draft_email", "Draft an e-mail to an expert (an investigator, an author). It is NOT sent: the "
              "person reviews it and approves or denies it.", DraftEmailArgs, draft_email),
+        SEARCH_DOCUMENTS,
     ])
