@@ -216,19 +216,35 @@ class CloudflareAPI:
 
         The API pages by cursor; `page` is deprecated and may not be sent with `cursor`, and the page size is
         the server's to choose, so a short page says nothing about the end (wrangler's `fetchCursorPage`).
+        A server that answers without a cursor is paged as cloudflare-python's V4PagePaginationArray does:
+        `page` + 1 until a page comes back empty (or repeats itself).
         """
         found: list[dict[str, Any]] = []
+        seen: set[str] = set()
         cursor: str | None = None
+        page: int | None = None
         for _ in range(MAX_PAGES):
-            params = {"status": status, **({"cursor": cursor} if cursor else {})}
+            params: dict[str, Any] = {"status": status}
+            if cursor:
+                params["cursor"] = cursor
+            elif page:
+                params["page"] = page
             body = self._envelope("GET", f"/workflows/{workflow}/instances", permission=SCRIPTS_READ, params=params,
                                   what=f"listing the instances of '{workflow}'")
-            found += list(body.get("result") or [])
-            info = body.get("result_info")
-            following = info.get("cursor") if isinstance(info, dict) else None
-            if not following or following == cursor:
+            batch = [item for item in body.get("result") or [] if isinstance(item, dict)]
+            fresh = [item for item in batch if _instance_key(item) not in seen]
+            seen.update(_instance_key(item) for item in fresh)
+            found += fresh
+            info = body.get("result_info") if isinstance(body.get("result_info"), dict) else {}
+            if "cursor" in info:
+                following = info.get("cursor")
+                if not following or following == cursor:
+                    return found
+                cursor = str(following)
+            elif not fresh:
                 return found
-            cursor = str(following)
+            else:
+                page = (page or 1) + 1
         return found
 
     def restart_instance(self, workflow: str, instance_id: str) -> None:
@@ -244,6 +260,10 @@ class CloudflareAPI:
         except CloudflareError as exc:
             if exc.status not in (404, 409) and not ALREADY_EXISTS.search(exc.message):
                 raise
+
+
+def _instance_key(item: dict[str, Any]) -> str:
+    return str(item.get("id") or item.get("instance_id") or json.dumps(item, sort_keys=True))
 
 
 def require_cloud_settings(settings: Settings) -> None:

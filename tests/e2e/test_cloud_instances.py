@@ -165,3 +165,19 @@ def test_a_us_jurisdiction_bucket_is_bound_with_its_jurisdiction(cloud: FakeClou
     assert cloud.violations == []
     bucket = next(b for b in cloud.state.scripts["mia-agents"]["metadata"]["bindings"] if b["type"] == "r2_bucket")
     assert bucket["jurisdiction"] == "us"
+
+
+def test_a_server_that_pages_without_a_cursor_is_read_to_its_empty_page(env: dict[str, str]) -> None:
+    with FakeCloudflareAPI(page_size=2, paging="page") as legacy:
+        env = {**env, **legacy.env()}
+        trigger, = make_agent("dmd", {"every": "1h"})
+        make_agent("sma", {"every": "1h"})
+        head = next(t["instance"] for t in deploy_json(env)["triggers"] if t["trigger_id"] == trigger)
+        for n in range(5):
+            legacy.state.instances[WF][f"{head[:-16]}2030010{n}T000000Z"] = {"status": "waiting", "params": {},
+                                                                             "error": None}
+
+        result = mia(env, "triggers", "undeploy", "dmd", "--json")
+
+        assert result.returncode == 0, result.stderr
+        assert set(chain_of(legacy, trigger).values()) == {"terminated"}

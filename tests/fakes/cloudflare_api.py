@@ -15,6 +15,8 @@ Workflows behaviour, as documented (checked 2026-11-30):
   asks above it), the next page's cursor is `result_info.cursor` ("" on the last page), and `page` is
   deprecated and refused together with `cursor` (wrangler `fetchCursorPage`, workers-sdk "perform pagination
   with cursor to list all instances").
+- An older answer carries `result_info {page, per_page}` and no cursor (`paging="page"`); clients then ask
+  for page + 1 until a page is empty (cloudflare-python `SyncV4PagePaginationArray`).
 - Statuses include `rollingBack` (saga rollbacks, changelog 2026-06-05): a live status.
 - R2 bindings take `jurisdiction` eu | fedramp | fedramp-high (cloudflare-go) | us (R2 changelog 2026-08-17).
 """
@@ -69,9 +71,10 @@ class FakeCloudflareAPI:
     """`/client/v4/accounts/{id}/workers/scripts/*` and `/workflows/*` on 127.0.0.1."""
 
     def __init__(self, *, account_id: str = "acct-test", token: str = "cf-test-token-5f2a9c",
-                 secrets: tuple[str, ...] = (), page_size: int = 25) -> None:
+                 secrets: tuple[str, ...] = (), page_size: int = 25, paging: str = "cursor") -> None:
         self.account_id, self.token, self.secrets = account_id, token, secrets
         self.page_size = page_size  # the server's choice, whatever per_page asks for
+        self.paging = paging  # "cursor", or "page": the older answer with result_info {page, per_page} only
         self.state = FakeState()
         self.calls: list[Call] = []
         self.violations: list[str] = []
@@ -252,8 +255,10 @@ class FakeCloudflareAPI:
             start = int(cursor[3:]) if cursor.startswith("cur") and cursor[3:].isdigit() else 0
         page = rows[start:start + size]
         following = f"cur{start + size}" if start + size < len(rows) else ""
-        return 200, {"result": page, "success": True, "errors": [], "messages": [],
-                     "result_info": {"cursor": following, "per_page": size, "count": len(page)}}, None
+        info: dict[str, Any] = {"cursor": following, "per_page": size, "count": len(page)}
+        if self.paging == "page":  # cloudflare-python's V4PagePaginationArrayResultInfo: page and per_page
+            info = {"page": int(query.get("page", ["1"])[0]), "per_page": size}
+        return 200, {"result": page, "success": True, "errors": [], "messages": [], "result_info": info}, None
 
     @staticmethod
     def _change_status(instance: dict[str, Any], body: Any) -> tuple[int, Any, Any]:
