@@ -235,7 +235,8 @@ class CloudflareAPI:
             fresh = [item for item in batch if _instance_key(item) not in seen]
             seen.update(_instance_key(item) for item in fresh)
             found += fresh
-            info = body.get("result_info") if isinstance(body.get("result_info"), dict) else {}
+            raw_info = body.get("result_info")
+            info: dict[str, Any] = raw_info if isinstance(raw_info, dict) else {}
             if "cursor" in info:
                 following = info.get("cursor")
                 if not following or following == cursor:
