@@ -69,10 +69,10 @@ class EuropePMC(ServiceClient):
         payload = calls.validate(_SearchResponse, body)
         if payload.result_list is None:
             if payload.hit_count == 0:
-                return SearchResult(sources=[], usage=calls.usage())
+                return SearchResult(sources=[], usage=calls.usage(), total=0)
             raise calls.unexpected("no 'resultList' in the body")
         sources = [source for record in payload.result_list.result if (source := to_source(record, query))]
-        return SearchResult(sources=sources, usage=calls.usage())
+        return SearchResult(sources=sources, usage=calls.usage(), total=payload.hit_count)
 
 
 def to_source(record: _Record, query: str) -> Source | None:

@@ -26,6 +26,7 @@ _MEDLINE_DATE = re.compile(r"(\d{4})(?:\s+([A-Za-z]{3}))?")
 
 class _ESearchResult(BaseModel):
     idlist: list[str] | None = None
+    count: int | None = None  # every PMID the query matches, not only those returned
     error: str | None = Field(default=None, alias="ERROR")
 
 
@@ -125,12 +126,12 @@ class PubMed(ServiceClient):
         if found.idlist is None:
             raise calls.unexpected("no 'esearchresult.idlist' in the body")
         if not found.idlist:
-            return SearchResult(sources=[], usage=calls.usage())
+            return SearchResult(sources=[], usage=calls.usage(), total=found.count)
         response = calls.send("GET", "efetch.fcgi", params=self._params(
             db="pubmed", id=",".join(found.idlist), rettype="abstract", retmode="xml"))
         articles = {a.pmid: a for a in parse_articles(response.content, calls)}
         ordered = [articles[pmid] for pmid in found.idlist if pmid in articles]  # keep relevance order
-        return SearchResult(sources=[to_source(a, query) for a in ordered], usage=calls.usage())
+        return SearchResult(sources=[to_source(a, query) for a in ordered], usage=calls.usage(), total=found.count)
 
 
 def _transient(error: str) -> bool:

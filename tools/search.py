@@ -58,6 +58,7 @@ class SearchResult:
 
     sources: list[Source]
     usage: Usage
+    total: int | None = None  # the service's own hit count, when it reports one
 
 
 class SearchClient(Protocol):

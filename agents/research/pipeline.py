@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from mia.agents.llm.client import LLMClient, LLMOutputError
-from mia.agents.research import prompts
+from mia.agents.research import prompts, search_log
 from mia.agents.research.bottom_line import lead_with_bottom_line
 from mia.agents.research.budget import Budget
 from mia.agents.research.carry import carry_forward
@@ -66,6 +66,7 @@ class ResearchPipeline:
         self.audit: dict[str, int] = {}
         self.failed_clients: set[str] = set()  # search clients with a failed search in this run
         self.unverified: list[dict[str, Any]] = []
+        self.search_log: list[dict[str, Any]] = []  # every search sent, for search_log.json and the report
 
     # --- the body -------------------------------------------------------------------------
 
@@ -164,13 +165,16 @@ class ResearchPipeline:
             if service in tally.silent:  # it did not answer before: do not wait for it again
                 tally.failed += 1
                 self.failed_clients.add(name)
+                problems[task] = ("skipped", f"{service} did not answer an earlier search")
                 return None
             try:
                 output = ctx.step(key, lambda: self._search_call(ctx, key, name, query, results_per))
             except BudgetExceeded:
                 tally.over_budget.append(service)
+                problems[task] = ("skipped", "budget reached")
                 return None
             except ServiceError as exc:
+                problems[task] = ("failed", exc.message)
                 tally.failed += 1
                 self.failed_clients.add(name)
                 tally.failures.setdefault(service, exc.message)
@@ -185,11 +189,16 @@ class ResearchPipeline:
             self.emit("search", {"done": tally.done, "total": len(tasks)})
             return output
 
+        problems: dict[tuple[int, str, str], tuple[str, str]] = {}  # for the search log
         first = unique_queries(tasks)  # the same query for two sub-questions is searched (and paid) once
         unique = sorted(set(first.values()))
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="search") as pool:
             searched = dict(zip(unique, pool.map(one, [tasks[n] for n in unique]), strict=True))
         outputs = [searched[first[n]] for n in range(len(tasks))]
+        self.search_log = search_log.build_log(
+            [tasks[n] for n in unique], [searched[n] for n in unique],
+            {name: client.service for name, client in self.clients.items()},
+            {n: problems[tasks[n]] for n in unique if tasks[n] in problems})
         if tally.over_budget:
             self._notice(tally.budget_summary())
         extra = self.params.get("extra_sources") or []
@@ -215,7 +224,8 @@ class ResearchPipeline:
         with self.budget.hold(price, reserve_usd=reserve, what=f"a {client.service} search"):
             result: SearchResult = client.search(query, max_results=n)
             self._paid(ctx, result.usage, key)
-        return {"sources": [s.model_dump(mode="json") for s in result.sources]}
+        return {"sources": [s.model_dump(mode="json") for s in result.sources], "total": result.total,
+                "searched_at": search_log.now()}
 
     def _synthesis_reserve(self) -> float:
         if not self.llm:
@@ -316,10 +326,13 @@ class ResearchPipeline:
             report = render_report(question=self.params["question"], header=header, body=verified["body"],
                                    sources=sources, cited=verified["cited"], removed=verified["removed"],
                                    notes=notes, identifiers_removed=verified.get("identifiers_removed", 0))
+        if self.search_log:
+            report += "\n" + search_log.render_summary(self.search_log)
         note = self._changes_note(self.changes, new_version=self.params["report_version"])
         audit = {**self.audit, "identifiers_removed": verified.get("identifiers_removed", 0)}
         files = self.write_files({"report": report, "plan": plan, "claims": claims, "outcome": outcome,
-                                  "sources": [s.model_dump(mode="json") for s in sources], "changes": note})
+                                  "sources": [s.model_dump(mode="json") for s in sources], "changes": note,
+                                  "search_log": self.search_log})
         return {"outcome": outcome, "report": report, "files": files, "sources": len(sources),
                 "citations_removed": verified["removed"], "notices": notes, "changes": self.changes,
                 "audit": audit}

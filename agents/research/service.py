@@ -135,6 +135,8 @@ class AgentFiles:
         write_atomic(self.dir / "reports" / f"v{self.version}.md", data["report"])
         write_json(self.dir / "sources.json", data["sources"])
         write_json(self.dir / "plan.json", data["plan"])
+        if data.get("search_log") is not None:
+            write_json(self.dir / "search_log.json", data["search_log"])
         write_json(self.dir / "evidence" / "claims.json", data["claims"])
         write_atomic(self.dir / "evidence" / "evidence.md", evidence_markdown(data["claims"]))
         write_atomic(report_path, data["report"])
