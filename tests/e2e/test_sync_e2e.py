@@ -117,6 +117,7 @@ def test_an_agent_exports_to_a_portable_archive(cli: Mia, mia_home: Path, tmp_pa
     agent_id = seed_agent(mia_home)
     (mia_home / "workspace/agents/dmd-treatments/.report.md.abcd.tmp").write_text("half a write")
     target = tmp_path / "out" / f"dmd{suffix}"
+    target.parent.mkdir()  # a missing folder is refused (tested in tests/commands), so make it first
     result = cli.run("agents", "export", "dmd-treatments", "--output", str(target), "--json")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"path": str(target), "name": "dmd-treatments", "files": 3,
