@@ -127,7 +127,9 @@ def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
                 f"\n{result.status.replace('_', ' ')} · {result.sources} sources{removed} · "
                 f"{usage['input_tokens'] + usage['output_tokens']:,} tokens · ${usage['cost_usd']:.4f}\n"
                 f"Report: {result.report_path}", highlight=False)
-    if result.status == "cut_short":
+    from mia.agents.research.service import INCOMPLETE
+
+    if result.status in INCOMPLETE:  # written, but not a complete cited report: the notices say why
         raise typer.Exit(EXIT_CUT_SHORT)
 
 

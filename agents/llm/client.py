@@ -492,6 +492,11 @@ def _validate(text: str, schema: type[T]) -> tuple[T | None, str]:
 
 
 def _fits(schema: type[BaseModel], value: Any) -> bool:
+    """Whether `value` is this schema's answer: it validates and, as an object, names at least one of its fields
+    (so an example block such as {"example": true} is not taken for an answer whose fields all have defaults)."""
+    names = {f.alias or n for n, f in schema.model_fields.items()} | set(schema.model_fields)
+    if isinstance(value, dict) and names and not names & set(value):
+        return False
     try:
         schema.model_validate(value)
     except ValidationError:

@@ -21,6 +21,14 @@ from mia.agents.research.evidence import check_against_sources
 from mia.agents.research.levels import retraction_notice, uncite_retracted, withhold_retracted
 from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
+from mia.agents.research.synthesis import (
+    DEFAULT_CONTEXT_TOKENS,
+    Fitted,
+    Written,
+    fit_messages,
+    problem_notice,
+    write_report,
+)
 from mia.errors import BudgetExceeded, ServiceError, SourcesUnreachable
 from mia.models import Source, Usage
 from mia.store import runs as run_store
@@ -53,7 +61,7 @@ class ResearchPipeline:
 
     def __init__(self, *, params: dict[str, Any], llm: LLMClient | None, clients: dict[str, SearchClient],
                  write_files: Callable[[dict[str, Any]], dict[str, str]], budget: Budget,
-                 concurrency: int, on_event: EventSink) -> None:
+                 concurrency: int, on_event: EventSink, context_tokens: int = 0) -> None:
         self.params = params
         self.llm = llm
         self.clients = clients
@@ -65,6 +73,9 @@ class ResearchPipeline:
         self.changes: dict[str, Any] | None = None
         self.audit: dict[str, int] = {}
         self.failed_clients: set[str] = set()  # search clients with a failed search in this run
+        self.context_tokens = context_tokens or DEFAULT_CONTEXT_TOKENS
+        self.written: Written | None = None
+        self.no_evidence = False
         self.unverified: list[dict[str, Any]] = []
         self.search_log: list[dict[str, Any]] = []  # every search sent, for search_log.json and the report
 
@@ -76,7 +87,7 @@ class ResearchPipeline:
         if self.params.get("plan"):  # a follow-up run searches its agent's remembered plan again
             plan = self.params["plan"]
         else:
-            plan = self._plan(ctx) if self.llm else [{"question": question, "query": question}]
+            plan = self._plan(ctx) if self.llm else [fallback_plan(question)]
         self._stage(ctx, "searching")
         sources, by_subq = self._search(ctx, plan)
         self.emit("sources", {"count": len(sources)})
@@ -94,8 +105,14 @@ class ResearchPipeline:
         if sources and self.llm:
             self._stage(ctx, "extracting")
             claims = self._extract(ctx, plan, sources, by_subq)
-            self._stage(ctx, "writing")
-            body = self._synthesize(ctx, sources, claims)
+            if claims or self.budget.cut_short:
+                self._stage(ctx, "writing")
+                body = self._synthesize(ctx, sources, claims)
+            else:  # a report written from no evidence would be built on nothing
+                self.no_evidence = True
+                self._notice("No evidence: every evidence extraction came back empty or without a quote found in "
+                             "its source, so this is a digest of the sources, not a report. A stronger model "
+                             "(`mia config set llm.model MODEL`) usually extracts more.")
         self._stage(ctx, "verifying")
         result = ctx.step("verify", lambda: self._verify(sources, body))
         out = ctx.step("write", lambda: self._write(plan, sources, claims, result))
@@ -132,10 +149,17 @@ class ResearchPipeline:
             # A structured call may need its one repair attempt: hold the cost of two.
             max_tokens = llm.completion_tokens()  # llm.max_tokens, fitted to the model's context
             with self.budget.hold(2 * llm.estimate_cost(messages, max_tokens), what="planning"):
-                result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, max_tokens)
+                try:
+                    result = self._structured(ctx, "plan", messages, prompts.ResearchPlan, max_tokens)
+                except LLMOutputError:  # prose twice (clarifying questions, not JSON): search as typed
+                    return [{**fallback_plan(self.params["question"]), "fallback": "1"}]
             return [sq.model_dump() for sq in result.sub_questions[: max(n, 1)]]
 
-        return ctx.step("plan", plan)
+        planned = ctx.step("plan", plan)
+        if planned and planned[0].get("fallback"):
+            self._notice("The model did not return a search plan (it answered in prose twice), so mia searched "
+                         "the question as typed. A stronger model (`mia config set llm.model MODEL`) plans better.")
+        return planned
 
     def _structured(self, ctx: RunContext, key: str, messages: list[dict[str, str]], schema: type[T],
                     max_tokens: int) -> T:
@@ -271,28 +295,36 @@ class ResearchPipeline:
         with self.budget.hold(2 * self.llm.estimate_cost(messages, max_tokens),
                               reserve_usd=self._synthesis_reserve(), what="evidence extraction"):
             result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, max_tokens)
-        allowed = {s.number for s in batch}
-        return [{**c.model_dump(), "sub_question": i} for c in result.claims if c.source in allowed]
+        # A claim naming a source outside the batch is kept: the quote check re-attributes or drops it.
+        return [{**c.model_dump(), "sub_question": i} for c in result.claims]
 
     # --- synthesize, verify, write --------------------------------------------------------
 
     def _synthesize(self, ctx: RunContext, sources: list[Source], claims: list[dict[str, Any]]) -> str | None:
         assert self.llm is not None
-        llm = self.llm
-        messages = prompts.synth_messages(self.params["question"], claims, sources, self.params.get("instruction"),
-                                          (self.params.get("previous") or {}).get("report"))
+        llm, p = self.llm, self.params
 
-        def synthesize() -> str:
+        def build(input_tokens: int, level: int) -> Fitted:
+            return fit_messages(question=p["question"], claims=claims, sources=sources,
+                                instruction=p.get("instruction"), previous_report=(p.get("previous") or {}).get(
+                                    "report"), input_tokens=input_tokens, level=level)
+
+        def send(messages: list[dict[str, str]]) -> Any:
             with self.budget.hold(llm.estimate_cost(messages, llm.max_tokens), what="writing the report"):
                 response = llm.stream(messages, on_text=lambda piece: self.emit("text", {"text": piece}))
                 self._paid(ctx, response.usage, "synthesize")
-            return response.text
+            return response
 
         try:
-            return ctx.step("synthesize", synthesize)
+            stored = ctx.step("synthesize", lambda: write_report(llm, build=build, context=self.context_tokens,
+                                                                 send=send).as_json())
         except BudgetExceeded:
             self._notice("Budget reached before the report could be written: this is a digest of the sources.")
             return None
+        self.written = Written.from_json(stored)
+        if notice := problem_notice(self.written, claims_total=len(claims)):
+            self._notice(notice)
+        return self.written.text
 
     def _verify(self, sources: list[Source], body: str | None) -> dict[str, Any]:
         if body is None:
@@ -314,6 +346,10 @@ class ResearchPipeline:
         notes = list(self.notices)
         if outcome == "cut_short":
             notes.append("This report was cut short by the budget: some searches or evidence were skipped.")
+        if outcome == "uncited":
+            notes.append("Nothing in this report is cited: the model's text points at none of the retrieved "
+                         "sources, so treat it as unsupported. A stronger model (`mia config set llm.model "
+                         "MODEL`) usually cites its evidence.")
         if outcome == "no_sources":
             report = render_digest(question=self.params["question"], header=header, sources=[], notes=notes + [
                 "No source returned anything for this question, so mia wrote no report: an answer without "
@@ -356,7 +392,15 @@ class ResearchPipeline:
             return "no_sources"
         if self.budget.cut_short:
             return "cut_short"
-        return "complete" if self.llm else "digest"
+        if not self.llm:
+            return "digest"
+        if self.no_evidence:
+            return "no_evidence"
+        if self.written is not None and self.written.problem:
+            return "not_synthesized"
+        if verified["body"] is not None and not verified["cited"]:
+            return "uncited"
+        return "truncated" if self.written is not None and self.written.truncated else "complete"
 
     def _header(self, sources: list[Source]) -> str:
         p = self.params
@@ -388,6 +432,12 @@ class _SearchTally:
         per = ", ".join(f"{service} {count}" for service, count in counts.items())
         return f"Budget reached: skipped {n} search{'es' if n != 1 else ''} ({per})."
 
+
+
+def fallback_plan(question: str) -> dict[str, str]:
+    """The one sub-question of a run without a plan: the question as typed (the query cut at a word, 300 chars)."""
+    query = question if len(question) <= 300 else question[:300].rsplit(" ", 1)[0]
+    return {"question": question, "query": query}
 
 
 __all__ = ["PIPELINE_VERSION", "ResearchPipeline", "RunOutput", "collate", "run_store"]

@@ -16,6 +16,7 @@ from mia.agents.llm.client import LLMClient
 from mia.agents.research.budget import Budget
 from mia.agents.research.engine import execute
 from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
+from mia.agents.research.synthesis import context_tokens
 from mia.errors import MiaError, MissingCredentialError, RunConflict, SourcesUnreachable, UsageError
 from mia.settings import Settings
 from mia.store import agents as agent_store
@@ -28,7 +29,10 @@ from mia.tools.search import SOURCE_NAMES, build_search_clients
 
 MAX_QUESTION_CHARS = 4000
 STATUS_BY_OUTCOME = {"complete": "done", "cut_short": "cut_short", "digest": "digest", "no_sources": "no_sources",
-                     "unchanged": "unchanged"}
+                     "unchanged": "unchanged", "uncited": "uncited", "no_evidence": "no_evidence",
+                     "truncated": "truncated", "not_synthesized": "not_synthesized"}
+# Outcomes that wrote something but not a complete cited report: the CLI exits 3 and says why (README).
+INCOMPLETE = frozenset({"cut_short", "uncited", "no_evidence", "truncated", "not_synthesized"})
 DIGEST_NOTICE = ("Not synthesized: no LLM is configured, so this is a digest of what the literature sources "
                  "returned for the question as typed. Set cloudflare.account_id and cloudflare.api_token "
                  "(or CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN) for the full cited report.")
@@ -252,7 +256,8 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
     pipeline = ResearchPipeline(
         params=params, llm=llm, clients=clients, budget=Budget(agent.budget_usd, spent),
         write_files=AgentFiles(workspace, agent.slug, params["report_version"], params.get("stamp", run_id)),
-        concurrency=settings.research.concurrency, on_event=_status_updater(registry, agent.id, on_event))
+        concurrency=settings.research.concurrency, on_event=_status_updater(registry, agent.id, on_event),
+        context_tokens=context_tokens(settings, llm))
     agent_store.set_status(registry, agent.id, "running", last_run_id=run_id, last_run_at=run.created_at)
     try:
         output: RunOutput = execute(registry, run_id, pipeline)

@@ -137,3 +137,42 @@ def test_a_service_that_failed_in_a_follow_up_is_not_a_change(mia_home: Path) ->
         assert json.loads(third.stdout)["fires"][0]["outcome"] == "unchanged", third.stdout
         last = sorted((folder / "changes").glob("*.md"))[-1].read_text()
         assert "New papers" not in last and "Could not be checked" not in last
+
+
+@pytest.mark.parametrize(("switch", "status", "words"), [
+    ({"uncited": True}, "uncited", "Nothing in this report is cited"),
+    ({"quotes": "empty_claims"}, "no_evidence", "every evidence extraction came back empty"),
+    ({"quotes": "missing"}, "no_evidence", "every evidence extraction came back empty"),
+    ({"quotes": "invented"}, "no_evidence", "without a quote found in its source"),
+])
+def test_a_weak_answer_is_not_done(mia: Mia, research_llm: ResearchLLM, switch: dict[str, object], status: str,
+                                   words: str) -> None:
+    for name, value in switch.items():
+        setattr(research_llm, name, value)
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    out = json.loads(result.stdout)
+    assert result.returncode == 3 and out["status"] == status, (result.returncode, out)
+    report = Path(out["report_path"]).read_text()
+    assert words in report
+    shown = mia.run("agents", "show", str(out["name"]), "--json")
+    assert json.loads(shown.stdout)["status"] == status
+    if status == "no_evidence":
+        assert "Source digest" in report and research_llm.tasks["synthesize"] == 0  # nothing paid for nothing
+
+
+def test_a_plan_answered_in_prose_twice_falls_back_to_the_question_as_typed(mia: Mia, research_llm: ResearchLLM,
+                                                                           mia_home: Path) -> None:
+    research_llm.prose_plans = 2
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    out = json.loads(result.stdout)
+    assert result.returncode == 0 and out["status"] == "done", result.stderr
+    plan = json.loads((mia_home / "workspace" / "agents" / str(out["name"]) / "plan.json").read_text())
+    assert [p["query"] for p in plan] == ["DMD treatments"]
+    assert "searched the question as typed" in Path(out["report_path"]).read_text()
+
+
+def test_json_after_chatter_and_an_example_block_is_understood(mia: Mia, research_llm: ResearchLLM) -> None:
+    research_llm.chatty_json = True
+    out, report = research(mia)
+    assert out["status"] == "done" and research_llm.tasks["plan-repair"] == 0
+    assert research_llm.tasks["extract-repair"] == 0 and out["quotes_verified"]

@@ -31,3 +31,14 @@ def test_without_a_validator_the_first_json_value_is_returned_and_none_is_an_err
     assert extract_json('Text {"a": 1} and {"b": 2}') == {"a": 1}
     with pytest.raises(ValueError, match="not valid JSON"):
         extract_json("keyword query: DMD treatments")
+
+
+def test_an_example_block_with_none_of_the_schemas_fields_is_not_the_answer() -> None:
+    from pydantic import BaseModel, Field
+
+    class Claims(BaseModel):
+        claims: list[str] = Field(default_factory=list)
+
+    reply = 'Format:\n```json\n{"example": true}\n```\nAnswer:\n```json\n{"claims": ["a"]}\n```'
+    result, _ = make_client(Script(legacy(reply))).structured(ASK, Claims)
+    assert result.claims == ["a"]
