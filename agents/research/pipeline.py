@@ -29,7 +29,7 @@ from mia.agents.research.synthesis import (
     problem_notice,
     write_report,
 )
-from mia.errors import BudgetExceeded, ServiceError, SourcesUnreachable
+from mia.errors import BudgetExceeded, IncompleteStream, ServiceError, SourcesUnreachable, UnusableAnswer
 from mia.models import Source, Usage
 from mia.store import runs as run_store
 from mia.tools.search import SearchClient, SearchResult
@@ -311,7 +311,12 @@ class ResearchPipeline:
 
         def send(messages: list[dict[str, str]]) -> Any:
             with self.budget.hold(llm.estimate_cost(messages, llm.max_tokens), what="writing the report"):
-                response = llm.stream(messages, on_text=lambda piece: self.emit("text", {"text": piece}))
+                try:
+                    response = llm.stream(messages, on_text=lambda piece: self.emit("text", {"text": piece}))
+                except (UnusableAnswer, IncompleteStream) as exc:  # failed, but paid for: spend is never erased
+                    if isinstance(exc.usage, Usage):
+                        self._paid(ctx, exc.usage, "synthesize")
+                    raise
                 self._paid(ctx, response.usage, "synthesize")
             return response
 

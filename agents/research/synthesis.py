@@ -17,7 +17,7 @@ from typing import Any
 
 from mia.agents.llm.client import LLMClient, LLMOutputError, estimate_tokens
 from mia.agents.research import prompts
-from mia.errors import ContextLengthExceeded
+from mia.errors import ContextLengthExceeded, UnusableAnswer
 from mia.models import Source
 
 DEFAULT_CONTEXT_TOKENS = 32_768  # when neither the model profile nor llm.context_tokens says
@@ -121,13 +121,14 @@ def write_report(llm: LLMClient, *, build: Callable[[int, int], Fitted], context
     limit = context
     fitted: Fitted | None = None
     for attempt in range(CONTEXT_ATTEMPTS):
-        fitted = build(max(512, limit - llm.max_tokens - 256), attempt)
+        completion = llm.completion_tokens() if hasattr(llm, "completion_tokens") else llm.max_tokens
+        fitted = build(max(512, limit - completion - 256), attempt)
         try:
             response = send(fitted.messages)
         except ContextLengthExceeded as exc:
             limit = min(exc.limit or limit, limit) if exc.limit and exc.limit < limit else limit // 2
             continue
-        except LLMOutputError:  # e.g. nothing left after removing reasoning, as the LLM layer reports it
+        except (UnusableAnswer, LLMOutputError):  # EmptyAnswer: nothing left once reasoning was removed
             return Written(text=None, problem="empty", claims_used=fitted.claims_kept)
         text = str(getattr(response, "text", "") or "")
         if not prompts_visible(text):

@@ -97,3 +97,10 @@ def test_an_empty_or_cut_answer_is_said_with_the_setting_that_fixes_it(reply: Re
 def test_a_stored_synthesis_of_an_older_run_still_reads() -> None:
     assert Written.from_json("## Summary").text == "## Summary"
     assert Written.from_json({"text": None, "problem": "context"}).problem == "context"
+
+
+def test_the_llm_layers_empty_answer_error_becomes_a_digest_not_a_failure() -> None:
+    from mia.errors import EmptyAnswer
+
+    written = write(Model(EmptyAnswer("nothing left after <think>", "raise llm.max_tokens")))
+    assert written.text is None and written.problem == "empty"
