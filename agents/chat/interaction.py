@@ -119,7 +119,7 @@ class InteractionAgent:
             _check(cancel)
             response, calls = self._ask(turn, after_tools=round_number > 0, on_text=on_text, cancel=cancel)
             if not calls:
-                turn.answer = self._audited(response.text.strip(), on_text)
+                turn.answer = self._audited(response.text.strip(), on_text) + _cut_note(response, on_text)
                 if not turn.answer:
                     turn.answer = EMPTY_ANSWER
                     if on_text is not None:
@@ -266,6 +266,17 @@ class InteractionAgent:
         invocation = {"role": "assistant", "content": _json({"name": call.get("name", ""),
                                                              "arguments": call.get("arguments", {})})}
         return [invocation, result]
+
+
+def _cut_note(response: LLMResponse, on_text: Callable[[str], object] | None) -> str:
+    """A note that the answer is still cut off at max_tokens after the continuation requests, else ''."""
+    if not response.truncated:
+        return ""
+    note = ("\n\n_The answer was cut off at the length limit; raise it with `mia config set llm.max_tokens N` "
+            "for longer answers._")
+    if on_text is not None:
+        on_text(note)
+    return note
 
 
 def _json(value: Any) -> str:

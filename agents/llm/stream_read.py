@@ -124,7 +124,7 @@ def _watched(chunks: Iterable[bytes], state: StreamState, started: float, idle: 
 
 
 def _stalled(state: StreamState, what: str) -> ServiceError:
-    return ServiceError(f"{state.service}'s streamed answer {what}.",
+    return ServiceError(f"The streamed answer from {_who(state)} {what}.",
                         "Try again; if the model is this slow, raise `llm.timeout` (the bounds follow it) with "
                         "`mia config set llm.timeout 600`.", service=state.service, code="timeout", retryable=True)
 
@@ -146,19 +146,26 @@ def ended_early(state: StreamState, *, local: bool, broke: str | None = None) ->
         if state.wrote_anything or not local:
             return None
         return IncompleteStream(
-            f"{state.service}'s stream ended ([DONE]) before the model wrote anything and without a finish "
-            "reason: another request most likely interrupted it (a one-at-a-time server such as "
+            f"The streamed answer from {_who(state)} ended ([DONE]) before the model wrote anything and without "
+            "a finish reason: another request most likely interrupted it (a one-at-a-time server such as "
             "llama-cpp-python stops a running stream when a second request arrives).",
             "Let one request run at a time against this server (stop other mia commands using it), then try "
             "again.", service=state.service, retryable=True)
     how = f" ({broke})" if broke else ""
     if not state.wrote_anything:
+        who = _who(state)
         return ContextLengthExceeded(
-            f"{state.service} closed the stream before the model wrote anything{how}: the prompt is most likely "
-            "longer than the model's context window (llama-cpp-python answers 200 and then closes the connection).",
+            f"{who[0].upper()}{who[1:]} closed the stream before the model wrote anything{how}: the prompt is "
+            "most likely longer than the model's context window (llama-cpp-python answers 200, then closes the "
+            "connection).",
             "Send less text, or give the server a larger context (and tell mia with `mia config set "
             "llm.context_tokens N`).", service=state.service, code="context_closed")
     return IncompleteStream(
-        f"{state.service}'s stream broke off after {len(state.raw_text)} characters without a finish "
+        f"The streamed answer from {_who(state)} broke off after {len(state.raw_text)} characters without a finish "
         f"reason{how}: the server or the connection stopped it.",
         "Try again; if it keeps happening, check the server's log.", service=state.service, retryable=True)
+
+
+def _who(state: StreamState) -> str:
+    """The service as a sentence names it ("LLM" is what usage rows call an OpenAI-compatible server)."""
+    return "the LLM server" if state.service == "LLM" else state.service

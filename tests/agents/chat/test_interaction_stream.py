@@ -218,3 +218,11 @@ def test_a_reply_that_repeats_the_system_prompt_is_a_failed_turn(make_agent: Any
     chat.push(LLMReply(text=system_prompt(agent.registry) * 3, finish_reason="length"))
     with pytest.raises(UnusableAnswer, match="repeated its instructions instead of answering until it hit max_tokens"):
         agent.run_turn("agents?")
+
+
+def test_an_answer_still_cut_off_after_the_continuations_says_so(make_agent: Any, chat: ScriptedLLM) -> None:
+    chat.push(*(LLMReply(text=f"Part {n}", finish_reason="length") for n in range(3)))
+    pieces: list[str] = []
+    result = make_agent(QWEN).run_turn("everything about DMD?", on_text=pieces.append)
+    assert result.answer.startswith("Part 0 Part 1 Part 2\n\n_The answer was cut off at the length limit")
+    assert "llm.max_tokens" in result.answer and "".join(pieces) == result.answer
