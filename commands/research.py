@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from mia.commands import filter_options as fo
 from mia.commands.common import open_state, print_json
 from mia.errors import MiaError
 
@@ -29,13 +30,21 @@ def research(
                         "repeat for more. Searched as the source 'file', cited with the page.")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the report.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress; print only the report.")] = False,
+    since: fo.Since = None,
+    until: fo.Until = None,
+    article_types: fo.ArticleTypes = None,
+    trial_status: fo.TrialStatus = None,
+    trial_phase: fo.TrialPhase = None,
+    domains: fo.Domains = None,
+    exclude_domains: fo.ExcludeDomains = None,
 ) -> None:
     """Spawn a research agent: plan, search, extract evidence, write a cited report."""
     from mia.agents.research.service import spawn_research, validate_request
     from mia.commands.common import load_settings
 
+    filters = fo.filters_from(since, until, article_types, trial_status, trial_phase, domains, exclude_domains)
     request = validate_request(load_settings(), question=question, sources=sources, depth=depth, budget=budget,
-                               model=model, name=name, files=files or ())
+                               model=model, name=name, files=files or (), filters=filters)
     settings, registry = open_state()
     if _offer_rerun(settings, registry, request, json_out=json_out, quiet=quiet):
         return

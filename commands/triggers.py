@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mia.commands import filter_options as fo
 from mia.commands.common import err_console, make_table, open_state, out_console, print_json
 from mia.commands.completion import complete_agent, complete_trigger
 
@@ -31,16 +32,37 @@ def add(
     at: Annotated[str | None, typer.Option("--at", help="One time, e.g. 2026-12-01T09:00.")] = None,
     instruction: Annotated[str, typer.Option("--instruction", help="What to look for when it wakes.")] = "",
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    since: fo.Since = None,
+    until: fo.Until = None,
+    article_types: fo.ArticleTypes = None,
+    trial_status: fo.TrialStatus = None,
+    trial_phase: fo.TrialPhase = None,
+    domains: fo.Domains = None,
+    exclude_domains: fo.ExcludeDomains = None,
 ) -> None:
-    """Add a trigger to an agent (adding the same one twice returns the existing trigger)."""
-    from mia.agents.schedule.triggers import add as add_trigger
+    """Add a trigger to an agent (adding the same one twice returns the existing trigger).
 
+    Filters given here replace the agent's stored ones of the same kind; every follow-up searches with them.
+    """
+    from mia.agents.schedule.triggers import add as add_trigger
+    from mia.filters import SearchFilters, merge_filters
+    from mia.store import agents as agent_store
+
+    given = fo.filters_from(since, until, article_types, trial_status, trial_phase, domains, exclude_domains)
     _, registry = open_state()
     record, created = add_trigger(registry, agent_ref=agent, cron=cron, tz=tz, every=every, at=at,
                                   instruction=instruction)
+    owner = agent_store.get_agent(registry, agent)
+    filters = SearchFilters.model_validate(owner.filter_settings)
+    if not given.is_empty():
+        filters = merge_filters(filters, given)
+        agent_store.set_filters(registry, owner.id, filters.model_dump(exclude_defaults=True))
     if json_out:
-        print_json({**trigger_json(record), "created": created})
+        print_json({**trigger_json(record), "created": created,
+                    "filters": filters.model_dump(exclude_defaults=True)})
         return
+    if not given.is_empty():
+        err_console().print(f"{owner.slug}: {filters.describe()}")
     verb = "Added" if created else "Already there:"
     err_console().print(f"{verb} trigger {record.id} for {record.agent}: {trigger_json(record)['schedule']}, "
                         f"next {record.next_due or 'never'}")

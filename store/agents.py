@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -34,6 +35,16 @@ class AgentRecord(BaseModel):
     created_at: str
     updated_at: str
     purpose: str = "research"  # "eval": made by `mia eval`, hidden from the user's lists
+    filters: str = "{}"  # JSON of mia.filters.SearchFilters: what this agent lets into its searches
+
+    @property
+    def filter_settings(self) -> dict[str, Any]:
+        """The stored filters as a dict ({} when none, or when the JSON is unreadable)."""
+        try:
+            value = json.loads(self.filters or "{}")
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
 
     @property
     def source_list(self) -> list[str]:
@@ -62,6 +73,7 @@ def create_agent(
     slug: str | None = None,
     parent_id: str | None = None,
     purpose: str = "research",
+    filters: dict[str, Any] | None = None,
 ) -> AgentRecord:
     """Insert a new agent; an explicit slug must be free, a derived one gets a -2, -3 suffix if needed."""
     now = utcnow()
@@ -77,7 +89,7 @@ def create_agent(
             "id": uuid.uuid4().hex[:12], "slug": slug, "question": question, "status": "new",
             "parent_id": parent_id, "sources": ",".join(sources), "depth": depth, "model": model,
             "budget_usd": budget_usd, "report_version": 0, "last_run_id": None, "last_run_at": None,
-            "created_at": now, "updated_at": now, "purpose": purpose,
+            "created_at": now, "updated_at": now, "purpose": purpose, "filters": json.dumps(filters or {}),
         }
         db.table("agents").insert(row)
     return AgentRecord.model_validate(row)
@@ -131,6 +143,13 @@ def set_status(registry: Registry, agent_id: str, status: str, **fields: Any) ->
         raise ValueError(f"unknown agent columns: {sorted(unknown)}")
     sql = ", ".join(f"{name} = ?" for name in assignments)
     registry.execute(f"UPDATE agents SET {sql} WHERE id = ?", (*assignments.values(), agent_id))
+
+
+def set_filters(registry: Registry, agent_id: str, filters: dict[str, Any]) -> None:
+    """Store the agent's filters (a SearchFilters dump); follow-up runs search with them."""
+    with registry.write() as db:
+        db.execute("UPDATE agents SET filters = ?, updated_at = ? WHERE id = ?",
+                   (json.dumps(filters), utcnow(), agent_id))
 
 
 def delete_agent(registry: Registry, agent_id: str) -> None:

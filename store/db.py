@@ -291,6 +291,12 @@ def m008_estimated_usage(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE usage ADD COLUMN estimated INTEGER NOT NULL DEFAULT 0")
 
 
+@migrations()
+def m009_agent_filters(db: sqlite_utils.Database) -> None:
+    """The filters a person set (years, article types, trial status...), as JSON, kept for every follow-up."""
+    db.execute("ALTER TABLE agents ADD COLUMN filters TEXT NOT NULL DEFAULT '{}'")
+
+
 class Registry:
     """A connection to the registry with the transaction helpers mia's rules need."""
 

@@ -84,11 +84,30 @@ class ClinicalTrials(ServiceClient):
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search registered studies for `query` (v2 has no filter.phase; phases come back per study)."""
         calls = self.calls()
-        body = calls.get_json("studies", {"query.term": query, "pageSize": clamp(max_results, MAX_RESULTS),
-                                          "format": "json", "countTotal": "false"})
-        payload = calls.validate(_StudiesResponse, body)
+        params: dict[str, str | int] = {"query.term": query, "pageSize": clamp(max_results, MAX_RESULTS),
+                                        "format": "json", "countTotal": "false", **self._filter_params()}
+        payload = calls.validate(_StudiesResponse, calls.get_json("studies", params))
         sources = [source for study in payload.studies if (source := to_source(study, query))]
-        return SearchResult(sources=sources, usage=calls.usage())
+        return SearchResult(sources=self.kept(sources), usage=calls.usage())
+
+    def _filter_params(self) -> dict[str, str | int]:
+        """filter.overallStatus (comma-separated statuses) and an Essie filter.advanced expression for phases,
+        AREA[Phase](PHASE2 OR PHASE3), and start dates, AREA[StartDate]RANGE[2020-01-01,MAX]
+        (ClinicalTrials.gov API v2, clinicaltrials.gov/data-api/api and its search-areas reference)."""
+        f = self.filters
+        params: dict[str, str | int] = {}
+        if f.trial_status:
+            params["filter.overallStatus"] = ",".join(f.trial_status)
+        clauses = []
+        if f.trial_phase:
+            clauses.append("AREA[Phase](" + " OR ".join(f.trial_phase) + ")")
+        if f.since or f.until:
+            low = f"{f.since}-01-01" if f.since else "MIN"
+            high = f"{f.until}-12-31" if f.until else "MAX"
+            clauses.append(f"AREA[StartDate]RANGE[{low},{high}]")
+        if clauses:
+            params["filter.advanced"] = " AND ".join(clauses)
+        return params
 
 
 def to_source(study: _Study, query: str) -> Source | None:

@@ -64,7 +64,8 @@ class EuropePMC(ServiceClient):
         REST `synonym` is off by default (europepmc.org/RestfulWebService); `synonym=true` matches the site.
         """
         calls = self.calls()
-        body = calls.get_json("search", {"query": query, "format": "json", "resultType": "core", "synonym": "true",
+        body = calls.get_json("search", {"query": self._query(query), "format": "json", "resultType": "core",
+                                         "synonym": "true",
                                          "pageSize": clamp(max_results, MAX_RESULTS)})
         payload = calls.validate(_SearchResponse, body)
         if payload.result_list is None:
@@ -72,7 +73,18 @@ class EuropePMC(ServiceClient):
                 return SearchResult(sources=[], usage=calls.usage(), total=0)
             raise calls.unexpected("no 'resultList' in the body")
         sources = [source for record in payload.result_list.result if (source := to_source(record, query))]
-        return SearchResult(sources=sources, usage=calls.usage(), total=payload.hit_count)
+        return SearchResult(sources=self.kept(sources), usage=calls.usage(), total=payload.hit_count)
+
+    def _query(self, query: str) -> str:
+        """The query with the filters in Europe PMC's search syntax (europepmc.org/searchsyntax):
+        PUB_TYPE:"Randomized Controlled Trial" (PubMed's publication types) and PUB_YEAR:[2020 TO 2024]."""
+        clauses = []
+        types = self.filters.publication_types()
+        if types:
+            clauses.append("(" + " OR ".join(f'PUB_TYPE:"{t}"' for t in types) + ")")
+        if self.filters.since or self.filters.until:
+            clauses.append(f"PUB_YEAR:[{self.filters.since or 1800} TO {self.filters.until or 3000}]")
+        return " AND ".join([f"({query})", *clauses]) if clauses else query
 
 
 def to_source(record: _Record, query: str) -> Source | None:

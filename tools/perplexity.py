@@ -53,14 +53,33 @@ class PerplexitySearch(ServiceClient):
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search the web for `query`."""
         calls = self.calls()
-        # Only these two fields: Perplexity's APIs reject unknown ones with a 400.
-        body = {"query": query, "max_results": clamp(max_results, MAX_RESULTS)}
+        # Only documented fields: Perplexity's APIs reject unknown ones with a 400.
+        body: dict[str, object] = {"query": query, "max_results": clamp(max_results, MAX_RESULTS),
+                                   **self._filters()}
         response = calls.send("POST", "search", json=body,
                               headers={"Authorization": f"Bearer {self._api_key}"})
         payload = calls.validate(_SearchResponse, calls.decode(response))
-        sources = [_to_source(page, query) for page in payload.results if page.url]
+        sources = self.kept([_to_source(page, query) for page in payload.results if page.url])
         return SearchResult(sources=sources[:max(1, max_results)],
                             usage=calls.usage(cost_usd=self.price_per_request * calls.requests))
+
+
+    def _filters(self) -> dict[str, object]:
+        """search_domain_filter and the publication-date filters of the Search API.
+
+        Field names from Perplexity's own SDK (perplexity-py, types/search_create_params.py); dates are
+        MM/DD/YYYY and a domain led by '-' is excluded (types/response_create_params.py). Allow and deny
+        lists cannot be mixed, so with both the allow list is sent and the excluded domains are checked here.
+        """
+        f = self.filters
+        body: dict[str, object] = {}
+        if f.domains or f.exclude_domains:
+            body["search_domain_filter"] = list(f.domains) or [f"-{d}" for d in f.exclude_domains]
+        if f.since:
+            body["search_after_date_filter"] = f"01/01/{f.since}"
+        if f.until:
+            body["search_before_date_filter"] = f"12/31/{f.until}"
+        return body
 
 
 def _to_source(page: _Page, query: str) -> Source:

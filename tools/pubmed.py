@@ -106,7 +106,8 @@ class PubMed(ServiceClient):
         policy = self.retry
         for attempt in range(1, policy.attempts + 1):
             found = calls.validate(_ESearch, calls.get_json("esearch.fcgi", self._params(
-                db="pubmed", term=query, retmode="json", retmax=clamp(max_results, MAX_RESULTS), sort="relevance",
+                db="pubmed", term=self._term(query), retmode="json", retmax=clamp(max_results, MAX_RESULTS),
+                sort="relevance", **self._dates(),
             ))).esearchresult
             if not found.error or found.idlist:
                 return found
@@ -131,7 +132,23 @@ class PubMed(ServiceClient):
             db="pubmed", id=",".join(found.idlist), rettype="abstract", retmode="xml"))
         articles = {a.pmid: a for a in parse_articles(response.content, calls)}
         ordered = [articles[pmid] for pmid in found.idlist if pmid in articles]  # keep relevance order
-        return SearchResult(sources=[to_source(a, query) for a in ordered], usage=calls.usage(), total=found.count)
+        return SearchResult(sources=self.kept([to_source(a, query) for a in ordered]), usage=calls.usage(),
+                            total=found.count)
+
+    def _term(self, query: str) -> str:
+        """The query, limited to the filter's publication types with PubMed's [pt] field tag."""
+        types = self.filters.publication_types()
+        if not types:
+            return query
+        return f"({query}) AND (" + " OR ".join(f'"{t}"[pt]' for t in types) + ")"
+
+    def _dates(self) -> dict[str, str | int]:
+        """ESearch's mindate/maxdate on the publication date (datetype=pdat); the two go together
+        (E-utilities help, ESearch: "mindate, maxdate ... must be used together")."""
+        since, until = self.filters.since, self.filters.until
+        if not (since or until):
+            return {}
+        return {"datetype": "pdat", "mindate": str(since or 1800), "maxdate": str(until or 3000)}
 
 
 def _transient(error: str) -> bool:

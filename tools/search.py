@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
 from mia.errors import ServiceError, UsageError
+from mia.filters import SearchFilters
 from mia.models import Source, Usage
 from mia.tools.http import RateLimiter, RetryPolicy, send
 
@@ -93,6 +94,12 @@ class ServiceClient:
         self.timeouts = timeouts
         self._deadline: float | None = None
         self._deadline_lock = threading.Lock()
+        # The agent's filters: sent to the service where its API filters, checked in code by `kept`.
+        self.filters = SearchFilters()
+
+    def kept(self, sources: list[Source]) -> list[Source]:
+        """The sources that pass the filters code can check (what the service could not filter)."""
+        return [s for s in sources if self.filters.keeps(s)]
 
     def deadline(self) -> float | None:
         """When this source's time is up (`time.monotonic()`), counted from its first call; None: unbounded."""

@@ -17,6 +17,7 @@ from mia.agents.research.changes import snapshot, summary_line
 from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink
 from mia.agents.research.service import DIGEST_NOTICE, ResearchResult, _llm_or_none, execute_run, stamp_now
 from mia.errors import UsageError
+from mia.filters import SearchFilters
 from mia.settings import Settings
 from mia.store import agents as agent_store
 from mia.store import inbox
@@ -78,6 +79,9 @@ def follow_up_research(settings: Settings, registry: Registry, ref: str, *, inst
     params["notices"] = notices
     params["stamp"] = stamp or f"{stamp_now()}-{uuid.uuid4().hex[:4]}"
     params["extra_sources"] = extra_sources or []  # e.g. a reply to outreach mail, cited like any source
+    params["filters"] = agent.filter_settings  # the filters the person set, kept for every follow-up
+    if params["filters"]:
+        notices.append(SearchFilters.model_validate(params["filters"]).describe())
     run = run_store.create_run(registry, agent_id=agent.id, kind="follow-up", params=params,
                                code_version=f"{__version__}/{PIPELINE_VERSION}", run_id=run_id, origin=origin)
     if trigger_id is not None:

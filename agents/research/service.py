@@ -18,6 +18,7 @@ from mia.agents.research.engine import execute
 from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
 from mia.agents.research.synthesis import context_tokens
 from mia.errors import MiaError, MissingCredentialError, RunConflict, SourcesUnreachable, UsageError
+from mia.filters import SearchFilters
 from mia.settings import Settings
 from mia.store import agents as agent_store
 from mia.store import runs as run_store
@@ -50,6 +51,7 @@ class ResearchRequest:
     name: str | None = None
     sources_explicit: bool = False
     files: list[Path] = field(default_factory=list)  # the person's own documents, copied into the agent's folder
+    filters: SearchFilters = field(default_factory=SearchFilters)
 
 
 @dataclass
@@ -72,7 +74,7 @@ class ResearchResult:
 
 def validate_request(settings: Settings, *, question: str, sources: str | None, depth: str | None,
                      budget: float | None, model: str | None, name: str | None,
-                     files: Sequence[str] = ()) -> ResearchRequest:
+                     files: Sequence[str] = (), filters: SearchFilters | None = None) -> ResearchRequest:
     """Check the user's input before anything is written; every problem is a UsageError with a fix."""
     question = question.strip()
     if not question:
@@ -104,7 +106,7 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
         names.append("file")
     return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,
                            budget_usd=budget_usd, model=model, name=name, sources_explicit=sources is not None,
-                           files=paths)
+                           files=paths, filters=filters or SearchFilters())
 
 
 def _llm_or_none(settings: Settings, http: httpx.Client, request_model: str | None) -> LLMClient | None:
@@ -183,7 +185,10 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     workspace = Workspace(settings.workspace_root)
     agent = agent_store.create_agent(
         registry, question=request.question, sources=request.sources, depth=request.depth,
-        model=llm.model if llm else "", budget_usd=request.budget_usd, slug=request.name, purpose=purpose)
+        model=llm.model if llm else "", budget_usd=request.budget_usd, slug=request.name, purpose=purpose,
+        filters=request.filters.model_dump(exclude_defaults=True))
+    if not request.filters.is_empty():
+        notices.append(request.filters.describe())
     if "file" in request.sources:
         try:
             search, skipped = add_request_files(settings, workspace.agent_dir(agent.slug), request.files)
@@ -196,7 +201,8 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     params = {"question": request.question, "slug": agent.slug, "depth": request.depth,
               "sources": request.sources, "report_version": 1, "notices": notices,
               "date": datetime.now(UTC).date().isoformat(), "mode": "full" if llm else "digest",
-              "digest_notice": DIGEST_NOTICE, "stamp": stamp_now()}
+              "digest_notice": DIGEST_NOTICE, "stamp": stamp_now(),
+              "filters": request.filters.model_dump(exclude_defaults=True)}
     run = run_store.create_run(registry, agent_id=agent.id, kind="research", params=params,
                                code_version=f"{__version__}/{PIPELINE_VERSION}")
     on_event("agent", {"name": agent.slug, "id": agent.id})
@@ -223,6 +229,14 @@ def add_request_files(settings: Settings, agent_dir: Path, files: list[Path]) ->
     if files and not outcome.added:
         notices.append("None of the given files could be read: this research uses the other sources only.")
     return FileSearch(library), notices
+
+
+def apply_filters(clients: dict[str, Any], filters: dict[str, Any] | None) -> None:
+    """Give every search client the run's filters (sent to the service where it can filter, else checked)."""
+    chosen = SearchFilters.model_validate(filters or {})
+    for client in clients.values():
+        if hasattr(client, "filters"):
+            client.filters = chosen
 
 
 def stamp_now() -> str:
@@ -252,6 +266,7 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
              run_id: str, llm: LLMClient | None, clients: dict[str, Any], on_event: EventSink) -> ResearchResult:
     run = run_store.get_run(registry, run_id)
     params = run.params
+    apply_filters(clients, params.get("filters"))
     spent = run_store.run_spend(registry, run_id)["cost_usd"]
     pipeline = ResearchPipeline(
         params=params, llm=llm, clients=clients, budget=Budget(agent.budget_usd, spent),

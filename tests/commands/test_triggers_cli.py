@@ -36,7 +36,7 @@ def test_add_list_pause_resume_remove(capsys: pytest.CaptureFixture[str], agent:
     code, out, _ = run(capsys, "triggers", "add", agent, "--cron", "0 8 * * 1", "--tz", "Europe/Berlin",
                        "--instruction", "look for new phase 3 results", "--json")
     added = json.loads(out)
-    assert code == 0 and added["created"] is True and set(added) == TRIGGER_KEYS | {"created"}
+    assert code == 0 and added["created"] is True and set(added) == TRIGGER_KEYS | {"created", "filters"}
     assert added["schedule"] == "cron '0 8 * * 1' (Europe/Berlin)" and added["next_due"].endswith(":00:00Z")
     _, out, _ = run(capsys, "triggers", "add", agent, "--cron", "0 8 * * 1", "--tz", "Europe/Berlin",
                     "--instruction", "look for new phase 3 results", "--json")

@@ -11,12 +11,15 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from xml.sax.saxutils import escape
 
+from fakes import search_filters
 from fakes.corpus import Article, Corpus, EuropePMCRecord, Trial
 
 if TYPE_CHECKING:
     from fakes.server import Incoming, LLMReply
 
-PPLX_SEARCH_FIELDS = frozenset({"query", "max_results"})
+# The Search API's documented fields that mia sends (perplexity-py, types/search_create_params.py).
+PPLX_SEARCH_FIELDS = frozenset({"query", "max_results", "search_domain_filter", "search_after_date_filter",
+                                "search_before_date_filter"})
 CTGOV_PARAMS = frozenset({
     "format", "markupFormat", "query.cond", "query.term", "query.locn", "query.titles", "query.intr",
     "query.outc", "query.spons", "query.lead", "query.id", "query.patient", "filter.overallStatus",
@@ -202,8 +205,20 @@ def perplexity_search(req: Incoming, corpus: Corpus, key: str, allowed: frozense
     limit = body.get("max_results", 10)
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 20:
         return pplx_error(400, "invalid request body: max_results must be between 1 and 20", "invalid_request")
+    filters = search_filters.perplexity_filters(body)
+    if isinstance(filters, str):
+        return pplx_error(400, filters, "invalid_request")
+    allow, deny, after, before = filters
+
+    def wanted(w: Any) -> bool:
+        if (allow and not search_filters.host_within(w.url, allow)) or search_filters.host_within(w.url, deny):
+            return False
+        day = (w.date or "")[:10]
+        return not day or ((not after or day >= after.isoformat()) and (not before or day <= before.isoformat()))
+
+    found = [w for w in corpus.search_web(query) if wanted(w)][:limit]
     results = [{"title": w.title, "url": w.url, "snippet": w.snippet, "date": w.date,
-                "last_updated": w.last_updated} for w in corpus.search_web(query, limit)]
+                "last_updated": w.last_updated} for w in found]
     return json_reply(200, {"id": str(uuid.uuid4()), "results": results, "server_time": None})
 
 
@@ -237,7 +252,13 @@ def pubmed(req: Incoming, corpus: Corpus) -> Reply:
         retmax, retstart = _int_arg(req, "retmax", 20), _int_arg(req, "retstart", 0)
         if retmax is None or retstart is None:
             return json_reply(400, {"error": "retmax and retstart must be integers"})
-        found = corpus.search_pubmed(req.arg("term"))
+        term, pub_types = search_filters.pubmed_term(req.arg("term"))
+        years = search_filters.pubmed_years(req.arg("mindate"), req.arg("maxdate"), req.arg("datetype", "pdat"))
+        if isinstance(years, str):
+            return json_reply(200, {"header": {"type": "esearch", "version": "0.3"},
+                                    "esearchresult": {"ERROR": years}})
+        found = [a for a in corpus.search_pubmed(term) if years[0] <= a.year <= years[1]
+                 and (not pub_types or pub_types & {t.lower() for t in a.pub_types})]
         ids = [a.pmid for a in found[retstart:retstart + retmax]]
         result: dict[str, Any] = {
             "count": str(len(found)), "retmax": str(len(ids)), "retstart": str(retstart), "idlist": ids,
@@ -367,7 +388,9 @@ def europepmc(req: Incoming, corpus: Corpus) -> Reply:
     query = req.arg("query")
     if req.arg("synonym", "false").lower() == "true":  # off unless asked, as on the real REST API
         query = " ".join([query, *(extra for term, extra in MESH_SYNONYMS.items() if term in query.lower())])
-    found = corpus.search_europepmc(query)
+    query, pub_types, years = search_filters.europepmc_query(query)
+    found = [r for r in corpus.search_europepmc(query) if years[0] <= r.pub_year <= years[1]
+             and (not pub_types or pub_types & {t.lower() for t in r.pub_types})]
     page = found[offset:offset + size]
     return json_reply(200, {
         "version": "6.9", "hitCount": len(found), "nextCursorMark": f"AoIIP{offset + len(page)}" if page else cursor,
@@ -420,7 +443,8 @@ def trials(req: Incoming, corpus: Corpus) -> Reply:
         return json_reply(400, {"message": "pageSize must be 0-1000 and pageToken one returned by this API"})
     found = _matching_trials(req, corpus)
     if found is None:
-        return json_reply(400, {"message": "filter.advanced: the fake understands only AREA[Phase]PHASEn"})
+        return json_reply(400, {"message": "filter.advanced: the fake understands AREA[Phase](...) and "
+                                           "AREA[StartDate]RANGE[...] joined by AND"})
     start, size = int(offset), size or 10
     body: dict[str, Any] = {"studies": [study_json(t) for t in found[start:start + size]]}
     if start + size < len(found):
@@ -437,15 +461,17 @@ def _matching_trials(req: Incoming, corpus: Corpus) -> list[Trial] | None:
     for text in texts:  # the API ANDs its query.* parameters
         matching = {id(t) for t in corpus.search_trials(text)}
         found = [t for t in found if id(t) in matching]
-    statuses = {s for v in req.query.get("filter.overallStatus", []) for s in v.upper().split(",") if s}
+    statuses = {s for v in req.query.get("filter.overallStatus", []) for s in re.split(r"[,|]", v.upper()) if s}
     if statuses:
         found = [t for t in found if t.status in statuses]
     advanced = req.arg("filter.advanced")
     if advanced:
-        phase = re.fullmatch(r"AREA\[Phase\]\s*(\w+)", advanced)
-        if not phase:
+        parsed = search_filters.ctgov_advanced(advanced)
+        if parsed is None:
             return None
-        found = [t for t in found if phase[1].upper() in t.phases]
+        phases, (low, high) = parsed
+        found = [t for t in found if (not phases or phases & set(t.phases))
+                 and search_filters.in_range(t.start_date, low, high)]
     return found
 
 
