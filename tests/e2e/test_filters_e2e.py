@@ -24,7 +24,7 @@ def test_every_service_gets_the_filters_its_api_supports(mia: Mia, mia_home: Pat
     services.corpus.add_pubmed(Article(
         pmid="99018888", title="Randomised trial of DMD treatments with givinostat", journal="Trials Journal",
         year=2024, month="Mar", authors=[("Ito", "Ken")], abstract=[("", "DMD treatments in a randomised trial.")],
-        pub_types=["Journal Article", "Randomized Controlled Trial"]), also_europepmc=True)
+        pub_types=("Journal Article", "Randomized Controlled Trial")), also_europepmc=True)
     result = mia.run("research", "DMD treatments", "--depth", "quick", "--json", *FILTERS)
     assert result.returncode == 0, result.stderr
 
