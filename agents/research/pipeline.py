@@ -20,6 +20,7 @@ from mia.agents.research.engine import RunContext
 from mia.agents.research.evidence import check_against_sources
 from mia.agents.research.levels import retraction_notice, uncite_retracted, withhold_retracted
 from mia.agents.research.numbering import renumber_citations
+from mia.agents.research.ranking import rank_sources
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.agents.research.synthesis import (
     DEFAULT_CONTEXT_TOKENS,
@@ -263,10 +264,11 @@ class ResearchPipeline:
         by_number = {s.number: s for s in sources}
 
         def one(i: int) -> list[dict[str, Any]]:
-            numbers = by_subq.get(i, [])[:SOURCES_PER_EXTRACT]
-            if not numbers:
+            candidates = [by_number[n] for n in by_subq.get(i, [])]
+            if not candidates:
                 return []
-            batch = [by_number[n] for n in numbers]
+            batch = rank_sources(f"{plan[i]['question']} {plan[i].get('query', '')}", candidates,
+                                 SOURCES_PER_EXTRACT)  # the best-matching sources get the extraction budget
             try:
                 return ctx.step(f"extract/{i}", lambda: self._extract_call(ctx, i, plan[i]["question"], batch))
             except BudgetExceeded:
