@@ -25,7 +25,8 @@ SCRIPTS = [
     Script(pmid=FIRST_FIVE[0].pmid, verdict="Yes"),  # right, gold cited, quotes verbatim
     Script(pmid=FIRST_FIVE[1].pmid, verdict="No"),  # wrong verdict
     Script(pmid=FIRST_FIVE[2].pmid, verdict="Uncertain", cite="other"),  # maybe vs yes: wrong; gold not cited
-    Script(pmid=FIRST_FIVE[3].pmid, verdict=None, quotes="invented"),  # no bottom line; quotes found nowhere
+    # Quotes found nowhere: no verified evidence, so no report is synthesised (a digest): no verdict, nothing cited.
+    Script(pmid=FIRST_FIVE[3].pmid, verdict=None, quotes="invented"),
     Script(pmid=FIRST_FIVE[4].pmid, verdict="Yes", bogus_citation=True),  # right; one citation removed
 ]
 
@@ -55,11 +56,12 @@ def test_five_scripted_questions_give_exact_figures(services: FakeServices, mia_
     got = record["figures"]
     assert {k: got[k] for k in ("questions", "accuracy", "answered", "gold_retrieved", "gold_cited", "claims",
                                 "quotes_verified", "identifiers_removed", "errors")} == {
-        "questions": 5, "accuracy": 0.4, "answered": 0.8, "gold_retrieved": 1.0, "gold_cited": 0.8, "claims": 25,
+        "questions": 5, "accuracy": 0.4, "answered": 0.8, "gold_retrieved": 1.0, "gold_cited": 0.6, "claims": 25,
         "quotes_verified": 0.8, "identifiers_removed": 1, "errors": 0}
     spent = registry.one("SELECT SUM(cost_usd) AS c FROM usage")["c"]
     assert spent > 0 and got["cost_per_question"] == round(spent / 5, 6) and got["seconds_per_question"] > 0
     assert [i["verdict"] for i in record["items"]] == ["yes", "no", "maybe", None, "yes"]
+    assert [i["status"] for i in record["items"]] == ["done", "done", "done", "no_evidence", "done"]
     saved = json.loads(Path(record["path"]).read_text())
     assert Path(record["path"]).parent == mia_home / "evals" and saved["figures"] == got
     assert saved["model"] == "@cf/meta/llama-3.3-70b-instruct-fp8-fast" and saved["mia_version"]
