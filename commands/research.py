@@ -18,7 +18,8 @@ EXIT_CUT_SHORT = 3
 
 
 def research(
-    question: Annotated[str, typer.Argument(help='What to research, e.g. "DMD treatments".')],
+    question: Annotated[str, typer.Argument(
+        help='What to research, e.g. "DMD treatments"; - reads it from standard input.')],
     name: Annotated[str | None, typer.Option("--name", help="The agent's name (slug); derived if omitted.")] = None,
     sources: Annotated[str | None, typer.Option(
         "--sources", help="Comma-separated: web,pubmed,europepmc,trials (default: all configured).")] = None,
@@ -42,6 +43,8 @@ def research(
     from mia.agents.research.service import spawn_research, validate_request
     from mia.commands.common import load_settings
 
+    if question == "-":
+        question = read_stdin_question()
     filters = fo.filters_from(since, until, article_types, trial_status, trial_phase, domains, exclude_domains)
     request = validate_request(load_settings(), question=question, sources=sources, depth=depth, budget=budget,
                                model=model, name=name, files=files or (), filters=filters)
@@ -85,6 +88,26 @@ def _offer_rerun(settings: Any, registry: Any, request: Any, *, json_out: bool, 
             return False
     rerun_agent(settings, registry, existing.slug, instruction="", json_out=json_out, quiet=quiet)
     return True
+
+
+def read_stdin_question() -> str:
+    """The question from standard input (`mia research -`): all of it, decoded as UTF-8 or a usage error."""
+    from mia.agents.research.service import MAX_QUESTION_CHARS
+    from mia.errors import UsageError
+
+    if sys.stdin is None:
+        raise UsageError("`-` means: read the question from standard input, but there is none.",
+                         'Pipe it in, e.g.: echo "DMD treatments" | mia research -')
+    if sys.stdin.isatty():
+        print("Type the question, then Ctrl+D on a line of its own:", file=sys.stderr)
+    data = sys.stdin.buffer.read(4 * MAX_QUESTION_CHARS + 4096)  # enough to say how long an over-long one is
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"The question read from standard input is not valid UTF-8: byte 0x{data[exc.start]:02x} "
+                         f"at byte {exc.start + 1} is not text.",
+                         "Save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8`), or check the terminal's "
+                         "encoding.") from None
 
 
 def _run(call: Any, settings: Any, json_out: bool, quiet: bool, *, slug: str | None = None) -> ResearchResult:

@@ -210,6 +210,14 @@ def record_usage(registry: Registry, usage: Usage, *, run_id: str | None, agent_
     registry.execute(f"INSERT INTO usage ({columns}) VALUES ({marks})", tuple(row.values()))
 
 
+def keep_spend(registry: Registry, agent_id: str) -> None:
+    """Before a discarded agent is deleted: its usage rows stay, without agent or run, their step marked
+    `discarded-run:`, so `mia usage` totals keep every paid call (spend is never erased)."""
+    registry.execute(
+        "UPDATE usage SET agent_id = NULL, run_id = NULL, step_key = 'discarded-run:' || COALESCE(step_key, '') "
+        "WHERE agent_id = ? OR run_id IN (SELECT id FROM runs WHERE agent_id = ?)", (agent_id, agent_id))
+
+
 def run_spend(registry: Registry, run_id: str) -> dict[str, float]:
     row = registry.one(
         "SELECT COALESCE(SUM(cost_usd), 0) AS cost_usd, COALESCE(SUM(input_tokens), 0) AS input_tokens, "

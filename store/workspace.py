@@ -16,9 +16,22 @@ __all__ = ["Workspace", "check_slug", "slugify", "write_atomic", "write_json"]
 SLUG_MAX = 48
 
 
+def transliterate(text: str) -> str:
+    """`text` in ASCII letters (anyascii): Cyrillic, Greek, Arabic, Hebrew, Indic scripts and CJK become their
+    romanisations ('Лечение' -> 'Lechenie', '治疗' -> 'zhi liao'), so a question in any script names its agent."""
+    from anyascii import anyascii
+
+    parts = []
+    for char in unicodedata.normalize("NFC", text):
+        ascii_char = anyascii(char)
+        ideograph = len(ascii_char) > 1 and unicodedata.name(char, "").startswith("CJK")
+        parts.append(f" {ascii_char} " if ideograph else ascii_char)  # one syllable per ideograph: keep them apart
+    return "".join(parts)
+
+
 def slugify(text: str) -> str:
-    """A readable folder name: 'DMD treatments?' -> 'dmd-treatments'."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    """A readable folder name: 'DMD treatments?' -> 'dmd-treatments'; other scripts are transliterated."""
+    ascii_text = transliterate(text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
     slug = slug[:SLUG_MAX].rstrip("-")
     return slug or "agent"

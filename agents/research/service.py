@@ -76,6 +76,7 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
                      budget: float | None, model: str | None, name: str | None,
                      files: Sequence[str] = (), filters: SearchFilters | None = None) -> ResearchRequest:
     """Check the user's input before anything is written; every problem is a UsageError with a fix."""
+    check_utf8(question, "The research question")
     question = question.strip()
     if not question:
         raise UsageError("The research question is empty.", 'Ask something, e.g.: mia research "DMD treatments"')
@@ -107,6 +108,16 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
     return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,
                            budget_usd=budget_usd, model=model, name=name, sources_explicit=sources is not None,
                            files=paths, filters=filters or SearchFilters())
+
+
+def check_utf8(text: str, what: str) -> None:
+    """A UsageError when `text` holds bytes that were not valid UTF-8 (Python keeps them as lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raw = text[exc.start].encode("utf-8", "surrogateescape")
+        raise UsageError(f"{what} is not valid UTF-8: byte 0x{raw.hex()} at character {exc.start + 1} is not "
+                         "text.", "Retype it, or check the terminal's encoding (e.g. `export LANG=C.UTF-8`).") from None
 
 
 def _llm_or_none(settings: Settings, http: httpx.Client, request_model: str | None) -> LLMClient | None:
@@ -213,6 +224,7 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     except MiaError as exc:
         nothing_done = not any(s["status"] == "done" for s in run_store.run_steps(registry, run.id))
         if nothing_done and not isinstance(exc, SourcesUnreachable):  # unreachable: kept to resume later
+            run_store.keep_spend(registry, agent.id)  # what was paid for stays in `mia usage`
             agent_store.delete_agent(registry, agent.id)  # nothing was learned: leave no half-made agent
             workspace.remove_agent(agent.slug)
             if exc.hint and f"mia agents resume {agent.slug}" in exc.hint:  # that agent is gone now
