@@ -317,18 +317,96 @@ function cleanBody(text) {
   return text;
 }
 
-function verifyCitations(text, valid) {
+// Identifier audit, as mia/identifiers.py and agents/research/audit.py: links, bare URLs, DOIs, PMIDs, PMCIDs
+// and NCT ids in the body must name a retrieved source (after normalising); a match becomes its number.
+const TRACKING = /^(utm_|pk_|mtm_|hsa_)|^(fbclid|gclid|dclid|msclkid|mc_cid|mc_eid|_hsenc|_hsmi|igshid|yclid)$/i;
+const ID_SRC = String.raw`(?:PMID\s*:?\s*\d{1,9}|PMCID\s*:?\s*PMC\s?\d{1,9}|PMC\s?\d{3,9}|NCT\s?\d{8}` +
+  String.raw`|(?:doi\s*:?\s*)?10\.\d{4,9}\/[^\s\]\[()<>"]+(?:\([^\s()]*\)[^\s\]\[()<>"]*)*` +
+  String.raw`|https?:\/\/[^\s\]\[()<>"]+(?:\([^\s()]*\)[^\s\]\[()<>"]*)*)`;
+const NUMS_SRC = String.raw`\d{1,4}(?:\s*[,;\u2013-]\s*\d{1,4})*`;
+const BODY_RE = new RegExp(String.raw`(?<link>!?\[(?<ltext>[^\[\]\n]*)\]\((?<lurl>[^()\s]*(?:\([^()\s]*\)[^()\s]*)*)\))` +
+  String.raw`|(?<group>[\[(]\s*(?<gids>${ID_SRC}(?:\s*[,;]\s*${ID_SRC})*)\s*[\])])` +
+  String.raw`|(?<angle><(?<aurl>https?:\/\/[^>\s]+)>)` +
+  String.raw`|(?<bare>(?<![\w/.])(?:${ID_SRC}|www\.[^\s\]\[()<>"]+))` +
+  String.raw`|(?<cite>\[(?<nums>${NUMS_SRC})\](?!\())`, "gi");
+
+function stripTrailing(v) {
+  while (v && ".,;:!?)]}'\"*_>".includes(v.at(-1))) {
+    if (v.at(-1) === ")" && (v.match(/\(/g) || []).length >= (v.match(/\)/g) || []).length) break;
+    v = v.slice(0, -1);
+  }
+  return v;
+}
+
+function urlKeys(raw) {
+  let u;
+  try { u = new URL(/^www\./i.test(raw) ? "https://" + raw : raw); } catch { return []; }
+  if (!/^https?:$/.test(u.protocol)) return [];
+  const host = u.hostname.toLowerCase().replace(/^www\./, "");
+  const path = decodeURIComponent(u.pathname).replace(/\/{2,}/g, "/").replace(/\/(index\.html?)?$/, "");
+  const params = [...u.searchParams].filter(([k]) => !TRACKING.test(k)).sort();
+  const keys = [`url:${host}${path}${params.length ? "?" + new URLSearchParams(params) : ""}`];
+  let m;
+  if (/^(pubmed\.)?ncbi\.nlm\.nih\.gov$/.test(host) && (m = /^\/(?:pubmed\/)?(\d{1,9})$/.exec(path))) keys.push(`pmid:${Number(m[1])}`);
+  if ((m = /\/articles\/PMC(\d+)/i.exec(path))) keys.push(`pmcid:PMC${Number(m[1])}`);
+  if (host === "europepmc.org" && (m = /^\/(?:article|abstract)\/MED\/(\d+)/i.exec(path))) keys.push(`pmid:${Number(m[1])}`);
+  if (host.endsWith("clinicaltrials.gov") && (m = /NCT(\d{8})/i.exec(path))) keys.push(`nct:NCT${m[1]}`);
+  if ((m = /\/(10\.\d{4,9}\/.+)$/.exec(path))) keys.push(`doi:${stripTrailing(m[1]).toLowerCase()}`);
+  return keys;
+}
+
+function idKeys(value) {
+  const v = stripTrailing(value.trim());
+  if (/^(https?:\/\/|www\.)/i.test(v)) return urlKeys(v);
+  let m;
+  if ((m = /^NCT\s?(\d{8})$/i.exec(v))) return [`nct:NCT${m[1]}`];
+  if ((m = /^(?:PMCID\s*:?\s*)?PMC\s?(\d{1,9})$/i.exec(v))) return [`pmcid:PMC${Number(m[1])}`];
+  if ((m = /^(?:PMID\s*:?\s*)?(\d{1,9})$/i.exec(v))) return [`pmid:${Number(m[1])}`];
+  if ((m = /10\.\d{4,9}\/\S+/.exec(v))) return [`doi:${stripTrailing(m[0]).toLowerCase()}`];
+  return [];
+}
+
+function sourceIndex(sources) {
+  const byKey = new Map();
+  for (const s of sources) for (const k of [...urlKeys(s.url), ...(s.identifier ? idKeys(s.identifier) : [])]) {
+    if (!byKey.has(k)) byKey.set(k, s.number);
+  }
+  return (value) => { for (const k of idKeys(value)) if (byKey.has(k)) return byKey.get(k); return null; };
+}
+
+function verifyCitations(text, valid, sources = []) {
   const cited = [];
-  let removed = 0;
-  const body = text.replace(CITATION_RE, (match, group, offset) => {
-    const numbers = expand(group);
-    const good = numbers.filter((n) => valid.has(n));
-    removed += numbers.length - good.length;
-    for (const n of good) if (!cited.includes(n)) cited.push(n);
-    if (good.length || numbers.length === good.length) return good.map((n) => `[${n}]`).join("");
-    return offset > 0 && /\s/.test(text[offset - 1]) ? REMOVED_MARK.trimStart() : REMOVED_MARK;
+  const find = sourceIndex(sources);
+  let removed = 0, identifiersRemoved = 0;
+  const cite = (ns) => { for (const n of ns) if (!cited.includes(n)) cited.push(n); return [...new Set(ns)].map((n) => `[${n}]`).join(""); };
+  const look = (v) => { const n = find(v); if (n === null) identifiersRemoved++; return n; };
+  const body = text.replace(BODY_RE, (...args) => {
+    const match = args[0], offset = args.at(-3), g = args.at(-1);
+    const mark = offset > 0 && /\s/.test(text[offset - 1]) ? REMOVED_MARK.trimStart() : REMOVED_MARK;
+    if (g.cite) {
+      const numbers = expand(g.nums);
+      const good = numbers.filter((n) => valid.has(n));
+      removed += numbers.length - good.length;
+      const kept = cite(good);
+      return good.length === numbers.length ? kept : kept ? kept + REMOVED_MARK : mark;
+    }
+    if (g.link) {
+      const label = g.ltext.trim(), n = look(g.lurl);
+      const citationLike = !label || new RegExp(`^${NUMS_SRC}$`).test(label) || idKeys(label).length > 0;
+      if (n === null) return citationLike ? mark : label + REMOVED_MARK;
+      return citationLike ? cite([n]) : `${label} ${cite([n])}`;
+    }
+    if (g.group) {
+      const ids = g.gids.match(new RegExp(ID_SRC, "gi")) || [];
+      const ns = ids.map(look), good = ns.filter((n) => n !== null), kept = cite(good);
+      if (good.length < ns.length) return kept ? kept + REMOVED_MARK : mark;
+      return ids.some((i) => /^NCT/i.test(i)) ? `${g.group} ${kept}` : kept;
+    }
+    const value = g.aurl || g.bare, tail = value.slice(stripTrailing(value).length), n = look(value);
+    if (n === null) return mark + tail;
+    return (/^NCT/i.test(value) ? stripTrailing(value) + " " : "") + cite([n]) + tail;
   });
-  return { body, cited, removed };
+  return { body, cited, removed, identifiersRemoved };
 }
 
 function sourceEntry(s) {
@@ -341,12 +419,13 @@ function sourceEntry(s) {
   return `- [${s.number}] [${s.title.replaceAll("[", "(").replaceAll("]", ")")}](${s.url}) \u2014 ${facts.join("; ")}`;
 }
 
-function renderReport({ question, header, body, sources, cited, removed, notes }) {
+function renderReport({ question, header, body, sources, cited, removed, identifiersRemoved = 0, notes }) {
   const byNumber = new Map(sources.map((s) => [s.number, s]));
   const citedSources = [...cited].sort((a, b) => a - b).filter((n) => byNumber.has(n)).map((n) => byNumber.get(n));
   const parts = [`# ${question}`, "", `_${header}_`, ""];
-  if (removed) parts.push(`> **Citation check:** mia removed ${removed} citation(s) to sources this run never ` +
-    "retrieved; the places are marked in the text.", "");
+  const what = [removed ? `${removed} citation(s)` : "", identifiersRemoved ? `${identifiersRemoved} link(s) or identifier(s)` : ""];
+  if (removed || identifiersRemoved) parts.push(`> **Citation check:** mia removed ${what.filter(Boolean).join(" and ")} ` +
+    "to sources this run never retrieved; the places are marked in the text.", "");
   for (const note of notes) parts.push(`> ${note}`, "");
   parts.push(body.trim(), "", "## Sources", "");
   parts.push(...(citedSources.length ? citedSources.map(sourceEntry) : ["_No sources were cited._"]));
@@ -521,7 +600,7 @@ class CloudRun {
     }
     const verified = await this.step.do("verify", this.policy, async () => {
       if (body === null) return { body: null, cited: [], removed: 0 };
-      return verifyCitations(cleanBody(body), new Set(sources.map((s) => s.number)));
+      return verifyCitations(cleanBody(body), new Set(sources.map((s) => s.number)), sources);
     });
     return this.step.do("write", this.policy, () => this.write(plan, sources, claims, verified, changes));
   }
@@ -622,7 +701,8 @@ class CloudRun {
     const report = verified.body === null
       ? renderDigest({ question, header, sources, notes: sources.length ? notes : [...notes,
         "No source returned anything for this question, so mia wrote no report: an answer without sources would be ungrounded."] })
-      : renderReport({ question, header, body: verified.body, sources, cited: verified.cited, removed: verified.removed, notes });
+      : renderReport({ question, header, body: verified.body, sources, cited: verified.cited, removed: verified.removed,
+        identifiersRemoved: verified.identifiersRemoved ?? 0, notes });
     const files = { report: await this.put("report.md", report), version: await this.put(`reports/v${version}.md`, report) };
     await this.put("sources.json", jsonText(sources));
     await this.put("plan.json", jsonText(plan));
@@ -632,7 +712,7 @@ class CloudRun {
     if (changes) files.changes = await this.put(`changes/${compact(this.p.slot)}.md`, renderChanges(changes,
       { slug: this.agent.slug, date: this.mem.date, previousVersion: this.mem.version, newVersion: version }));
     return this.writeRecord({ outcome, report_version: version, sources: sources.length,
-      citations_removed: verified.removed, changes, files });
+      citations_removed: verified.removed, identifiers_removed: verified.identifiersRemoved ?? 0, changes, files });
   }
 
   async writeUnchanged(changes) {
