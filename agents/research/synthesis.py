@@ -117,23 +117,30 @@ class Written:
 def write_report(llm: LLMClient, *, build: Callable[[int, int], Fitted], context: int,
                  send: Callable[[list[dict[str, str]]], Any]) -> Written:
     """Send the fitted synthesis; shrink and resend on a context error; never raise for a context error or an
-    answer that is empty once reasoning is removed (those become `problem`)."""
-    limit = context
+    answer that is empty once reasoning is removed (those become `problem`).
+
+    After a context error the next input is at most the limit the service named (when it is below what was
+    assumed), else half of what was just sent.
+    """
+    completion = llm.completion_tokens() if hasattr(llm, "completion_tokens") else llm.max_tokens
+    budget = max(512, context - completion - 256)
     fitted: Fitted | None = None
     for attempt in range(CONTEXT_ATTEMPTS):
-        completion = llm.completion_tokens() if hasattr(llm, "completion_tokens") else llm.max_tokens
-        fitted = build(max(512, limit - completion - 256), attempt)
+        fitted = build(budget, attempt)
         try:
             response = send(fitted.messages)
         except ContextLengthExceeded as exc:
-            limit = min(exc.limit or limit, limit) if exc.limit and exc.limit < limit else limit // 2
+            sent = estimate_tokens(fitted.messages)
+            named = exc.limit - completion - 256 if exc.limit and exc.limit < context else None
+            budget = max(256, min(budget, named if named and named < sent else sent // 2))
             continue
         except (UnusableAnswer, LLMOutputError):  # EmptyAnswer: nothing left once reasoning was removed
             return Written(text=None, problem="empty", claims_used=fitted.claims_kept)
         text = str(getattr(response, "text", "") or "")
         if not prompts_visible(text):
             return Written(text=None, problem="empty", claims_used=fitted.claims_kept)
-        truncated = bool(getattr(response, "truncated", False)) or getattr(response, "finish_reason", None) == "length"
+        cut = getattr(response, "truncated", None)
+        truncated = bool(cut) if isinstance(cut, bool) else getattr(response, "finish_reason", None) == "length"
         return Written(text=text, truncated=truncated, claims_used=fitted.claims_kept)
     return Written(text=None, problem="context", claims_used=fitted.claims_kept if fitted else 0)
 

@@ -176,3 +176,33 @@ def test_json_after_chatter_and_an_example_block_is_understood(mia: Mia, researc
     out, report = research(mia)
     assert out["status"] == "done" and research_llm.tasks["plan-repair"] == 0
     assert research_llm.tasks["extract-repair"] == 0 and out["quotes_verified"]
+
+
+@pytest.mark.parametrize(("end", "status", "words"), [
+    ("length", "truncated", "The report was cut off"),
+    ("think", "not_synthesized", "no answer once its reasoning was removed"),
+])
+def test_a_cut_or_empty_synthesis_is_said_with_the_setting_that_fixes_it(mia: Mia, research_llm: ResearchLLM,
+                                                                         end: str, status: str, words: str) -> None:
+    research_llm.synthesis_end = end
+    result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+    out = json.loads(result.stdout)
+    assert result.returncode == 3 and out["status"] == status, (out, result.stderr[-2000:])
+    report = Path(out["report_path"]).read_text()
+    assert words in report and "llm.max_tokens" in report
+    if status == "not_synthesized":
+        assert "Source digest" in report
+
+
+def test_a_synthesis_over_the_context_window_shrinks_and_is_written(research_llm: ResearchLLM,
+                                                                    mia_home: Path) -> None:
+    from .conftest import base_env
+
+    # The model's window is 5,500 tokens but mia was told 100,000: the first synthesis prompt is refused.
+    with FakeServices(llm=research_llm, context_limit=5500) as services:
+        mia = Mia({**base_env(mia_home), **services.env(), "MIA_LLM_CONTEXT_TOKENS": "100000"})
+        result = mia.run("research", "DMD treatments", "--depth", "deep", "--json")
+        statuses = [r.status for r in services.requests if r.service == "workers-ai"]
+    out = json.loads(result.stdout)
+    assert result.returncode == 0 and out["status"] == "done", (out, result.stderr[-2000:])
+    assert statuses.count(413) == 1 and statuses[-1] == 200 and research_llm.tasks["synthesize"] == 1

@@ -45,7 +45,7 @@ class ResearchLLM:
                  sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False,
                  cite_backwards: bool = False, invented_ids: bool = False, quotes: str = "real",
                  prose_plans: int = 0, chatty_json: bool = False, verdict: str | None = "Yes",
-                 bottom_line_at: str = "top", uncited: bool = False) -> None:
+                 bottom_line_at: str = "top", uncited: bool = False, synthesis_end: str = "stop") -> None:
         self.bogus_citation = bogus_citation
         self.invalid_json_once = invalid_json_once
         self.sub_questions = sub_questions
@@ -60,6 +60,8 @@ class ResearchLLM:
         self.verdict = verdict  # None: the model leaves the bottom line out
         self.bottom_line_at = bottom_line_at  # "top", or "end" (a model that ignores where it was asked to put it)
         self.uncited = uncited  # a report that cites nothing, as small models write them
+        # "stop"; "length": every synthesis reply cut at max_tokens; "think": only an unclosed <think> block
+        self.synthesis_end = synthesis_end
         self.tasks: Counter[str] = Counter()
         self.hold: dict[str, threading.Event] = {}  # a task named here waits until its event is set
         self._lock = threading.Lock()
@@ -125,6 +127,12 @@ class ResearchLLM:
         return LLMReply(text=text, prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens)
 
     def _synthesize(self, user: str) -> LLMReply:
+        if self.synthesis_end == "think":
+            return LLMReply(text="<think>Let me weigh every source carefully " + "and again " * 60,
+                            finish_reason="length", prompt_tokens=self.tokens * 5)
+        if self.synthesis_end == "length":
+            return LLMReply(text="## Summary\n\nGene therapy for DMD [1] has shown that", finish_reason="length",
+                            prompt_tokens=self.tokens * 5)
         if self.uncited:
             return LLMReply(text="## Summary\n\nDMD treatments include several options that are being studied.\n",
                             prompt_tokens=self.tokens * 5, completion_tokens=40)
