@@ -115,7 +115,7 @@ def approve(approval_id: Annotated[int, typer.Argument(help="Approval id.", auto
         if not sys.stdin.isatty():
             raise UsageError("Approving needs a confirmation and there is no terminal to ask on.",
                              f"Read it with `mia approvals show {approval_id}`, then run it again with --yes.")
-        confirm_or_cancel("Send it?")
+        confirm_or_cancel("Send it?" if record.action == "send_email" else "Run it?")
     with httpx.Client(timeout=30) as http:
         done = approve_action(settings, registry, approval_id, http=http, body=body)
     err_console().print(f"Approval {approval_id}: {done.status}.")

@@ -20,20 +20,26 @@ def ask(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the answer.")] = False,
 ) -> None:
     """Ask the Interaction Agent one thing and print its answer (research it starts is awaited)."""
+    import contextlib
+
     import httpx
 
     from mia.agents.chat.background import Background
     from mia.agents.chat.interaction import InteractionAgent, start_conversation
+    from mia.agents.chat.mcp_tools import chat_tools
     from mia.agents.llm.client import LLMClient
+    from mia.agents.outreach.mcp_calls import open_hub
 
     settings, registry = open_state()
     timeout = httpx.Timeout(settings.llm.timeout, connect=10.0)
-    with httpx.Client(timeout=timeout, follow_redirects=True) as http:
+    with httpx.Client(timeout=timeout, follow_redirects=True) as http, contextlib.ExitStack() as stack:
         llm = LLMClient.from_settings(settings, http)  # no credentials: a clear error before anything is stored
         conversation = start_conversation(registry, continue_last=continue_)
         background = Background(settings)
+        hub = stack.enter_context(open_hub(settings)) if settings.mcp.servers else None
         agent = InteractionAgent(settings=settings, registry=registry, llm=llm, http=http,
-                                 conversation_id=conversation.id, background=background)
+                                 conversation_id=conversation.id, background=background,
+                                 tools=chat_tools(settings, hub) if hub else None)
         if json_out:
             print_json(agent.run_turn(message).as_json())
         else:

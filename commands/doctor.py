@@ -18,6 +18,7 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     from mia.commands.common import load_settings
     from mia.store.db import open_registry
     from mia.tools.health import Check, offline, run_checks
+    from mia.tools.mcp_client import mcp_server_checks
 
     settings = load_settings()
     checks: list[Check] = []
@@ -27,7 +28,7 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     except Exception as exc:  # the doctor reports; it does not crash
         checks.append(Check("Registry", "fail", str(exc), "Point MIA_HOME at a writable folder."))
     with httpx.Client(timeout=httpx.Timeout(8.0, connect=4.0)) as http:
-        checks += run_checks(settings, http)
+        checks += run_checks(settings, http, extra=mcp_server_checks(settings))
     is_offline = offline(checks)
     failed = any(c.status == "fail" for c in checks)
     if json_out:

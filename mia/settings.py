@@ -7,6 +7,7 @@ Every setting has a dotted key (``perplexity.base_url``), an environment name de
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tomllib
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 
 from mia import paths
 from mia.errors import ConfigError, UsageError
@@ -88,6 +89,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("search.read_timeout", 20.0, "Seconds a literature or web search waits for each read of the answer."),
     Spec("search.source_timeout", 60.0, "Seconds one source may take in total during a run (retries included); "
          "a source that does not answer in time is skipped with a notice."),
+    Spec("mcp.servers", [], "MCP servers whose tools the Interaction Agent may use: a list of tables with name, "
+         "command and args (or url), env, and trusted (true: its tools run without approval)."),
     Spec("files.max_mb", 50.0, "Largest local document (PDF, DOCX, Markdown, text) mia reads, in MB."),
     Spec("prices.usd_per_1k_neurons", 0.011, "Workers AI price per 1,000 neurons."),
     Spec("prices.llm_input_usd_per_m", None, "Override: LLM input price per million tokens."),
@@ -196,6 +199,46 @@ class SearchSettings(_Section):
     source_timeout: float = Field(gt=0, le=3600)
 
 
+class MCPServerSettings(_Section):
+    """One MCP server the Interaction Agent may use: launched as a command (stdio) or reached at a URL."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,23}$")
+    command: str | None = None
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = None
+    trusted: bool = False
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> MCPServerSettings:
+        if bool(self.command) == bool(self.url):
+            raise ValueError(f"MCP server '{self.name}' needs one way to reach it: a command (with args) or a url")
+        return self
+
+
+class MCPSettings(_Section):
+    servers: list[MCPServerSettings] = Field(default_factory=list)
+
+    @field_validator("servers", mode="before")
+    @classmethod
+    def _from_json(cls, value: Any) -> Any:
+        """The environment variable MIA_MCP_SERVERS holds the list as JSON."""
+        if isinstance(value, str):
+            try:
+                return json.loads(value) if value.strip() else []
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"it must be a JSON list of servers ({exc.msg})") from None
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _unique(cls, value: list[MCPServerSettings]) -> list[MCPServerSettings]:
+        names = [s.name for s in value]
+        if len(set(names)) != len(names):
+            raise ValueError("two MCP servers have the same name")
+        return value
+
+
 class FileSettings(_Section):
     max_mb: float = Field(gt=0, le=10_000)
 
@@ -257,6 +300,7 @@ class Settings(_Section):
     research: ResearchSettings
     search: SearchSettings
     files: FileSettings
+    mcp: MCPSettings
     prices: PriceSettings
     notify: NotifySettings
     triggers: TriggerSettings
@@ -469,6 +513,14 @@ def coerce(key: str, raw: str) -> Any:
         except ValueError:
             raise UsageError(f"'{key}' takes a whole number, not {raw!r}.",
                              f"Example: mia config set {key} {spec.default}") from None
+    elif isinstance(spec.default, list):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise UsageError(f"'{key}' takes a JSON list, not {raw!r}.",
+                             f"Example: mia config set {key} '[{{\"name\": \"files\", \"command\": \"npx\", "
+                             f"\"args\": [\"-y\", \"@modelcontextprotocol/server-filesystem\", \"/tmp\"]}}]' "
+                             "(or edit config.toml: see the README)") from None
     elif isinstance(spec.default, float) or key.startswith("prices.") or key == "research.budget_usd":
         try:
             value = float(raw)

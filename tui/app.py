@@ -74,6 +74,8 @@ class MiaApp(App[None]):
         self.llm: LLMClient | None = None
         self.background: Background | None = None
         self.conversation: ConversationRecord | None = None
+        self.mcp_hub: Any = None  # the MCP servers in mcp.servers, started at the first turn that needs tools
+        self.chat_tools: Any = None
         self.turn, self.turn_running, self.cancel_event = 0, False, threading.Event()
         self.answer_block: AnswerBlock | None = None
         self.thinking: NoteBlock | None = None
@@ -109,6 +111,8 @@ class MiaApp(App[None]):
     def on_unmount(self) -> None:
         if self.http is not None:
             self.http.close()
+        if self.mcp_hub is not None:
+            self.mcp_hub.close()  # ends the sessions and stops the MCP servers mia launched
 
     # -- workers: every registry read and every remote call happens off the UI thread ------------------------
     @work(thread=True, group="state", exit_on_error=False)
@@ -171,8 +175,15 @@ class MiaApp(App[None]):
         assert self.conversation is not None
         if self.llm is None:
             self.llm = self.llm_factory(self.http)
+        if self.settings.mcp.servers and self.chat_tools is None:
+            from mia.agents.chat.mcp_tools import chat_tools
+            from mia.agents.outreach.mcp_calls import open_hub
+
+            self.mcp_hub = open_hub(self.settings)
+            self.chat_tools = chat_tools(self.settings, self.mcp_hub)
         return InteractionAgent(settings=self.settings, registry=self.registry, llm=self.llm, http=self.http,
-                                conversation_id=self.conversation.id, background=self.background)
+                                conversation_id=self.conversation.id, background=self.background,
+                                tools=self.chat_tools)
 
     @work(thread=True, group="report", exclusive=True, exit_on_error=False)
     def open_report(self, agent_id: str) -> None:

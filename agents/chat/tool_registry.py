@@ -54,11 +54,17 @@ class Tool:
     args: type[BaseModel]
     run: Callable[[ToolContext, Any], str]
     needs_approval: bool = False
+    # A tool from elsewhere (an MCP server) brings its own JSON Schema, and is approved as one generic action
+    # (`action`) whose payload `approval_payload` builds from the arguments.
+    parameters: dict[str, Any] | None = None
+    action: str | None = None
+    approval_payload: Callable[[BaseModel], dict[str, Any]] | None = None
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI-style function tool that both Workers AI and OpenAI servers accept."""
+        parameters = self.parameters if self.parameters is not None else parameters_schema(self.args)
         return {"type": "function", "function": {"name": self.name, "description": self.description,
-                                                 "parameters": parameters_schema(self.args)}}
+                                                 "parameters": parameters}}
 
 
 @dataclass
@@ -183,12 +189,13 @@ def request_approval(tool: Tool, args: BaseModel, context: ToolContext) -> str:
     from mia.agents.outreach.actions import ACTIONS
     from mia.store import approvals
 
-    if tool.name not in ACTIONS:
+    action = tool.action or tool.name
+    if action not in ACTIONS:
         raise ToolError(f"'{tool.name}' needs a person's approval, and nobody can approve it here.",
                         "Tell the person what you wanted to do instead.")
-    payload = args.model_dump(mode="json")
+    payload = tool.approval_payload(args) if tool.approval_payload else args.model_dump(mode="json")
     record = approvals.request(
-        context.registry, action=tool.name, agent_id=None, summary=f"{tool.name}: {json.dumps(payload)[:200]}",
+        context.registry, action=action, agent_id=None, summary=f"{tool.name}: {json.dumps(payload)[:200]}",
         reason=str(payload.get("reason") or "(no reason given)"), payload=payload,
         requested_by=f"conversation {context.conversation_id}", after_untrusted_text=context.untrusted)
     return (f"Waiting for the person's approval (#{record.id}); nothing has been done. It happens only if they "

@@ -34,9 +34,15 @@ def register_action(name: str, action: Action) -> None:
     ACTIONS[name] = action
 
 
+def load_actions() -> None:
+    """The actions mia ships register themselves when their module is imported."""
+    from mia.agents.outreach import mail, mcp_calls  # noqa: F401
+
+
 def approve(settings: Settings, registry: Registry, approval_id: int, *, http: httpx.Client,
             payload: dict[str, Any] | None = None) -> approvals.ApprovalRecord:
     """A person approved (maybe with an edited payload): carry the action out, once."""
+    load_actions()
     record = approvals.get(registry, approval_id)
     if record.action not in ACTIONS:
         raise UsageError(f"Approval {approval_id} is for '{record.action}', which this mia cannot carry out.", None)

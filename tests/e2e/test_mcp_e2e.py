@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -11,6 +13,7 @@ from mcp import Client, StdioServerParameters
 
 from .conftest import MIA, Mia
 
+NOTES_SERVER = Path(__file__).resolve().parents[1] / "fakes" / "mcp_notes_server.py"
 TOOLS = {"start_research", "research_status", "list_agents", "read_report", "ask_agent", "add_trigger"}
 
 
@@ -83,3 +86,18 @@ def test_tool_errors_reach_the_mcp_client_with_mias_message_and_hint(mia: Mia) -
             assert trigger.is_error and "no-such-agent" in trigger.content[0].text
 
     anyio.run(session)
+
+
+def test_doctor_lists_each_mcp_server_and_whether_it_answers_tools_list(mia: Mia, tmp_path: Path) -> None:
+    servers = [{"name": "notes", "command": sys.executable, "args": [str(NOTES_SERVER)],
+                "env": {"NOTES_FILE": str(tmp_path / "notes.txt")}},
+               {"name": "gone", "command": str(tmp_path / "no-such-server"), "trusted": True}]
+    result = mia.run("doctor", "--json", extra_env={"MIA_MCP_SERVERS": json.dumps(servers)})
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    notes, gone = checks["MCP server notes"], checks["MCP server gone"]
+    assert notes["status"] == "ok" and notes["detail"].startswith("3 tool(s) (lookup, post_note, fail)")
+    assert "wait for approval" in notes["detail"]
+    assert gone["status"] == "warn" and "did not start" in gone["detail"] and "mcp.servers" in gone["fix"]
+    assert result.returncode == 0, result.stdout  # an MCP server is not what research needs
+    text = mia.run("doctor", extra_env={"MIA_MCP_SERVERS": json.dumps(servers), "COLUMNS": "80"}).stdout
+    assert "MCP server notes: 3 tool(s)" in text and "warn  MCP server gone" in text
