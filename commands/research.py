@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -38,6 +39,12 @@ def research(
     trial_phase: fo.TrialPhase = None,
     domains: fo.Domains = None,
     exclude_domains: fo.ExcludeDomains = None,
+    review: Annotated[bool, typer.Option(
+        "--review", help="Show the plan before anything is searched: accept it, edit it in $EDITOR, or cancel.")
+                      ] = False,
+    plan_file: Annotated[Path | None, typer.Option(
+        "--plan", help="Search with this saved plan (text from --review, or an agent's plan.json) without "
+                       "asking.")] = None,
 ) -> None:
     """Spawn a research agent: plan, search, extract evidence, write a cited report."""
     from mia.agents.research.service import spawn_research, validate_request
@@ -51,6 +58,10 @@ def research(
     settings, registry = open_state()
     if _offer_rerun(settings, registry, request, json_out=json_out, quiet=quiet):
         return
+    if review or plan_file is not None:
+        from mia.commands.plan_review import settle_plan
+
+        request = settle_plan(settings, registry, request, review=review, plan_file=plan_file)
     result = _run(lambda http, on_event: spawn_research(settings, registry, request, http=http,
                                                        on_event=on_event), settings, json_out, quiet)
     show_result(result, json_out=json_out, quiet=quiet)

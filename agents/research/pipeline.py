@@ -20,6 +20,7 @@ from mia.agents.research.engine import RunContext
 from mia.agents.research.evidence import check_against_sources
 from mia.agents.research.levels import retraction_notice, uncite_retracted, withhold_retracted
 from mia.agents.research.numbering import renumber_citations
+from mia.agents.research.planning import query_for
 from mia.agents.research.ranking import rank_sources
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.agents.research.synthesis import (
@@ -180,7 +181,7 @@ class ResearchPipeline:
 
     def _search(self, ctx: RunContext, plan: list[dict[str, str]]) -> tuple[list[Source], dict[int, list[int]]]:
         results_per = prompts.DEPTHS[self.params["depth"]]["results"]
-        tasks = [(i, name, sq["query"]) for i, sq in enumerate(plan) for name in self.clients]
+        tasks = [(i, name, query_for(sq, name)) for i, sq in enumerate(plan) for name in self.clients]
         tally = _SearchTally()
 
         def one(task: tuple[int, str, str]) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPi
 from mia.agents.research.synthesis import context_tokens
 from mia.errors import MiaError, MissingCredentialError, RunConflict, SourcesUnreachable, UsageError
 from mia.filters import SearchFilters
+from mia.models import Usage
 from mia.settings import Settings
 from mia.store import agents as agent_store
 from mia.store import runs as run_store
@@ -52,6 +53,8 @@ class ResearchRequest:
     sources_explicit: bool = False
     files: list[Path] = field(default_factory=list)  # the person's own documents, copied into the agent's folder
     filters: SearchFilters = field(default_factory=SearchFilters)
+    plan: list[dict[str, Any]] | None = None  # a plan the person reviewed or saved: searched as it is
+    plan_usage: list[Usage] = field(default_factory=list)  # what drafting that plan cost
 
 
 @dataclass
@@ -214,8 +217,12 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
               "date": datetime.now(UTC).date().isoformat(), "mode": "full" if llm else "digest",
               "digest_notice": DIGEST_NOTICE, "stamp": stamp_now(),
               "filters": request.filters.model_dump(exclude_defaults=True)}
+    if request.plan:
+        params["plan"] = request.plan
     run = run_store.create_run(registry, agent_id=agent.id, kind="research", params=params,
                                code_version=f"{__version__}/{PIPELINE_VERSION}")
+    for usage in request.plan_usage:  # the reviewed plan's drafting is this run's spend
+        run_store.record_usage(registry, usage, run_id=run.id, agent_id=agent.id, step_key="plan")
     on_event("agent", {"name": agent.slug, "id": agent.id})
     for notice in notices:
         on_event("notice", {"message": notice})
