@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from mia.errors import ServiceError
 from mia.models import Source
+from mia.tools.efetch_batch import EFetchBatcher
 from mia.tools.http import RateLimiter, RetryPolicy
 from mia.tools.search import SearchResult, ServiceCalls, ServiceClient, clamp, clean, trim
 
@@ -88,6 +89,13 @@ class PubMed(ServiceClient):
                          retry=retry)
         self._api_key = api_key
         self.email = email
+        self._efetch: EFetchBatcher[Article] = EFetchBatcher(self._efetch_call)
+
+    def _efetch_call(self, ids: list[str], calls: ServiceCalls) -> dict[str, Article]:
+        """One EFetch for `ids` (at most 200): the records by PMID."""
+        response = calls.send("GET", "efetch.fcgi", params=self._params(
+            db="pubmed", id=",".join(ids), rettype="abstract", retmode="xml"))
+        return {a.pmid: a for a in parse_articles(response.content, calls)}
 
     def __repr__(self) -> str:
         return f"PubMed(base_url={self.base_url!r}, api_key={'set' if self._api_key else 'unset'})"
@@ -123,14 +131,18 @@ class PubMed(ServiceClient):
     def search(self, query: str, *, max_results: int = 8) -> SearchResult:
         """Search PubMed for `query`, best matches first."""
         calls = self.calls()
-        found = self._esearch(calls, query, max_results)
-        if found.idlist is None:
-            raise calls.unexpected("no 'esearchresult.idlist' in the body")
+        self._efetch.expect()  # concurrent searches' EFetch waits briefly for this one's ids
+        try:
+            found = self._esearch(calls, query, max_results)
+        except BaseException:
+            self._efetch.cancel()
+            raise
         if not found.idlist:
+            self._efetch.cancel()
+            if found.idlist is None:
+                raise calls.unexpected("no 'esearchresult.idlist' in the body")
             return SearchResult(sources=[], usage=calls.usage(), total=found.count)
-        response = calls.send("GET", "efetch.fcgi", params=self._params(
-            db="pubmed", id=",".join(found.idlist), rettype="abstract", retmode="xml"))
-        articles = {a.pmid: a for a in parse_articles(response.content, calls)}
+        articles = self._efetch.fetch(found.idlist, calls)  # shared with concurrent searches (one call for all)
         ordered = [articles[pmid] for pmid in found.idlist if pmid in articles]  # keep relevance order
         return SearchResult(sources=self.kept([to_source(a, query) for a in ordered]), usage=calls.usage(),
                             total=found.count)
