@@ -78,14 +78,18 @@ class MiaTools:
             registry.close()
 
     def start_research(self, question: str, sources: list[str] | None = None, depth: str | None = None,
-                       name: str | None = None, wait_seconds: float = 5.0) -> dict[str, Any]:
-        """Start a research agent; returns within `wait_seconds` (at most 30) with its name, run and status."""
+                       name: str | None = None, files: list[str] | None = None,
+                       wait_seconds: float = 5.0) -> dict[str, Any]:
+        """Start a research agent; returns within `wait_seconds` (at most 30) with its name, run and status.
+
+        `files`: absolute paths, folders or globs of the person's own PDF, DOCX, Markdown or text files on this
+        machine; they are copied to the agent and cited with their page."""
         from mia.agents.research.service import validate_request
 
         with self.registry() as registry:
             slug = name or self._free_name(registry, question)
             request = validate_request(self.settings, question=question, sources=",".join(sources or []) or None,
-                                       depth=depth, budget=None, model=None, name=slug)
+                                       depth=depth, budget=None, model=None, name=slug, files=files or ())
             if registry.one("SELECT 1 AS x FROM agents WHERE slug = ?", (slug,)) or self.background.reserved(slug):
                 from mia.errors import UsageError
 

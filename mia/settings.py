@@ -546,7 +546,8 @@ def set_value(key: str, raw: str) -> Path:
         Settings.model_validate({**_nest(merged), "sources": origins})
     except ValidationError as exc:
         err = exc.errors()[0]
-        if ".".join(str(p) for p in err["loc"]) != key:
+        where = ".".join(str(p) for p in err["loc"])
+        if where != key and not where.startswith(f"{key}."):
             _validate(merged, origins)  # another key in the file is broken: say which, and where
         raise UsageError(f"'{key}' cannot be set to {raw!r}: {plain_error(err)}.",
                          f"Example: mia config set {key} {spec.default}" if spec.default not in (None, "")
@@ -588,6 +589,10 @@ def describe(settings: Settings) -> list[dict[str, Any]]:
             value = mask(value.get_secret_value())
         elif isinstance(value, Path):
             value = str(value)
+        elif isinstance(value, list):  # mcp.servers: plain tables; an `env` may hold a server's token
+            value = [{**v.model_dump(exclude_defaults=True), **({"env": {k: mask(e) for k, e in v.env.items()}}
+                                                                 if getattr(v, "env", None) else {})}
+                     if isinstance(v, BaseModel) else v for v in value]
         rows.append({"key": spec.key, "value": value, "source": settings.sources.get(spec.key, "default"),
                      "secret": spec.secret, "env": spec.env_names[0], "help": spec.help})
     return rows

@@ -17,7 +17,7 @@ from mia.errors import MiaError
 
 SUFFIXES = {".pdf": "pdf", ".docx": "docx", ".md": "markdown", ".markdown": "markdown", ".txt": "text",
             ".text": "text"}
-MIN_TEXT_CHARS = 20  # a PDF whose pages hold fewer letters than this in all is treated as having no text layer
+MIN_TEXT_CHARS = 20  # a PDF whose pages hold fewer characters than this on average has no real text layer
 _MD_HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
 
 
@@ -71,9 +71,10 @@ def read_document(path: Path, *, max_bytes: int) -> Document:
             f"{max_bytes / 1e6:.0f} MB.", "Split it into parts, or raise the limit with "
             "`mia config set files.max_mb N`.")
     reader = {"pdf": _read_pdf, "docx": _read_docx}.get(kind, _read_text)
-    pages = [p for p in reader(path) if p.text.strip()]
-    document = Document(name=path.name, kind=kind, pages=pages)
-    if document.chars < (MIN_TEXT_CHARS if kind == "pdf" else 1):
+    read = reader(path)
+    document = Document(name=path.name, kind=kind, pages=[p for p in read if p.text.strip()])
+    # A scan often carries a few stray characters per page (page numbers, a stamp): judge by the average.
+    if document.chars < (MIN_TEXT_CHARS * max(len(read), 1) if kind == "pdf" else 1):
         if kind == "pdf":
             raise DocumentError(
                 f"'{path.name}' was skipped: its pages have no text layer (a scanned document or pictures of "

@@ -80,6 +80,8 @@ def test_tool_errors_reach_the_mcp_client_with_mias_message_and_hint(mia: Mia) -
             assert missing.is_error
             assert "No research agent named 'no-such-agent'." in missing.content[0].text
             assert "mia agents list" in missing.content[0].text  # the hint travels too
+            nofile = await client.call_tool("start_research", {"question": "DMD", "files": ["/nowhere/*.pdf"]})
+            assert nofile.is_error and "No file matches '/nowhere/*.pdf'." in nofile.content[0].text
             empty = await client.call_tool("start_research", {"question": "   "})
             assert empty.is_error and "The research question is empty." in empty.content[0].text
             trigger = await client.call_tool("add_trigger", {"agent": "no-such-agent", "every": "6h"})
@@ -101,3 +103,22 @@ def test_doctor_lists_each_mcp_server_and_whether_it_answers_tools_list(mia: Mia
     assert result.returncode == 0, result.stdout  # an MCP server is not what research needs
     text = mia.run("doctor", extra_env={"MIA_MCP_SERVERS": json.dumps(servers), "COLUMNS": "80"}).stdout
     assert "MCP server notes: 3 tool(s)" in text and "warn  MCP server gone" in text
+
+
+def test_an_mcp_client_researches_with_the_persons_own_pdf(mia: Mia, tmp_path: Path) -> None:
+    from fakes.documents import make_pdf
+
+    pdf = make_pdf(tmp_path / "protocol.pdf", ["Eligibility.", "DMD treatments: the primary endpoint was "
+                                                                 "dystrophin expression at week 48."])
+    server = StdioServerParameters(command=MIA, args=["mcp"], env=mia.env)
+
+    async def session() -> None:
+        async with Client(server, read_timeout_seconds=60) as client:
+            start = structured(await client.call_tool("start_research", {
+                "question": "DMD treatments", "depth": "quick", "sources": ["pubmed"], "files": [str(pdf)],
+                "wait_seconds": 30}))
+            await poll_until_finished(client, start["agent"])
+            report = structured(await client.call_tool("read_report", {"agent": start["agent"]}))
+            assert "protocol.pdf, p. 2" in {s["title"] for s in report["sources"]}
+
+    anyio.run(session)

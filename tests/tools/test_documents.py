@@ -60,3 +60,9 @@ def test_too_large_unsupported_and_binary_files_are_refused(tmp_path: Path) -> N
     (tmp_path / "broken.docx").write_bytes(b"not a zip")
     with pytest.raises(DocumentError, match="not a readable Word document"):
         read_document(tmp_path / "broken.docx", max_bytes=LIMIT)
+
+
+def test_a_scan_with_only_page_numbers_as_text_counts_as_having_no_text_layer(tmp_path: Path) -> None:
+    pdf = make_pdf(tmp_path / "scan.pdf", [str(n) for n in range(1, 11)])
+    with pytest.raises(DocumentError, match="no text layer"):
+        read_document(pdf, max_bytes=LIMIT)
