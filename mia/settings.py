@@ -580,6 +580,13 @@ def mask(value: str) -> str:
     return "****" if value else ""
 
 
+def _shown_server(server: MCPServerSettings) -> dict[str, Any]:
+    table = server.model_dump(exclude_defaults=True)
+    if server.env:
+        table["env"] = {name: mask(value) for name, value in server.env.items()}
+    return table
+
+
 def describe(settings: Settings) -> list[dict[str, Any]]:
     """Every setting as {key, value, source, secret}, secrets masked."""
     rows = []
@@ -590,9 +597,7 @@ def describe(settings: Settings) -> list[dict[str, Any]]:
         elif isinstance(value, Path):
             value = str(value)
         elif isinstance(value, list):  # mcp.servers: plain tables; an `env` may hold a server's token
-            value = [{**v.model_dump(exclude_defaults=True), **({"env": {k: mask(e) for k, e in v.env.items()}}
-                                                                 if getattr(v, "env", None) else {})}
-                     if isinstance(v, BaseModel) else v for v in value]
+            value = [_shown_server(v) if isinstance(v, MCPServerSettings) else v for v in value]
         rows.append({"key": spec.key, "value": value, "source": settings.sources.get(spec.key, "default"),
                      "secret": spec.secret, "env": spec.env_names[0], "help": spec.help})
     return rows
