@@ -12,22 +12,39 @@ WITHDRAWN = {"TERMINATED", "WITHDRAWN", "SUSPENDED"}
 
 def snapshot(sources: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The facts of the previous sources that change detection needs (kept small: they go in run params)."""
-    keep = ("number", "kind", "url", "title", "identifier", "status", "date")
-    return [{k: s.get(k) for k in keep} for s in sources]
+    keep = ("number", "kind", "url", "title", "identifier", "status", "date", "doi", "aliases")
+    return [{**{k: s.get(k) for k in keep}, "aliases": s.get("aliases") or []} for s in sources]
 
 
 def _key(source: dict[str, Any]) -> str:
     return Source.model_validate({**source, "snippet": ""}).dedupe_key
 
 
+def _keys(source: dict[str, Any]) -> set[str]:
+    """Every identifier key of a previous source, so a document found again under another id is not new."""
+    return Source.model_validate({**source, "snippet": "", "aliases": source.get("aliases") or []}).keys
+
+
+def _dedupe(source: dict[str, Any]) -> str:
+    return _key({**source, "aliases": source.get("aliases") or []})
+
+
 def compute_changes(previous: list[dict[str, Any]], claims: list[dict[str, Any]],
                     current: list[Source], unchecked: list[str] | None = None) -> dict[str, Any]:
     """Compare previous and current sources; `material` is True when there is something to tell."""
-    before = {_key(s): s for s in previous}
-    new = [s for s in current if s.dedupe_key not in before]
+    before = {_dedupe(prev): prev for prev in previous}
+    by_any_key: dict[str, dict[str, Any]] = {}  # every identifier key of a previous source (mia.identifiers)
+    for prev in previous:
+        for key in _keys(prev):
+            by_any_key.setdefault(key, prev)
+
+    def earlier(source: Source) -> dict[str, Any] | None:
+        return next((by_any_key[k] for k in sorted(source.keys) if k in by_any_key), None)
+
+    new = [s for s in current if earlier(s) is None]
     status_changes = []
     for source in current:
-        old = before.get(source.dedupe_key)
+        old = earlier(source)
         if source.kind == "trial" and old and (old.get("status") or "") != (source.status or ""):
             status_changes.append({"identifier": source.identifier, "title": source.title, "url": source.url,
                                    "old": old.get("status"), "new": source.status})
