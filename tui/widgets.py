@@ -26,7 +26,8 @@ SHOWN_MESSAGES = 120
 _PARSER = MarkdownIt().enable("strikethrough").enable("table")  # as Rich parses Markdown
 STATUS_STYLE = {"done": "green", "failed": "red", "cut_short": "yellow", "digest": "yellow", "no_sources": "yellow",
                 "new": "dim", "running": "cyan", "planning": "cyan", "searching": "cyan", "extracting": "cyan",
-                "writing": "cyan", "verifying": "cyan", "waiting": "magenta", "interrupted": "yellow"}
+                "writing": "cyan", "verifying": "cyan", "waiting": "magenta", "interrupted": "yellow",
+                "uncited": "yellow", "no_evidence": "yellow", "truncated": "yellow", "not_synthesized": "yellow"}
 BUSY = {"running", "planning", "searching", "extracting", "writing", "verifying"}
 
 
