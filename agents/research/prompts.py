@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from mia.agents.research.levels import evidence_label
 from mia.models import Source
@@ -29,9 +29,14 @@ class ResearchPlan(BaseModel):
 
 
 class ExtractedClaim(BaseModel):
+    """One claim. The schema the model sees requires the quote; a reply without one still parses (so one bad
+    claim does not cost the batch a repair call) and the quote check then counts it unverified and drops it."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["claim", "source", "quote"]})
+
     claim: str = Field(min_length=3, description="One factual claim supported by the source.")
     source: int = Field(description="The number of the source that supports the claim.")
-    quote: str = Field(min_length=3, description="A short verbatim quote from the source (at most 30 words), "
+    quote: str = Field(default="", description="A short verbatim quote from the source (at most 30 words), "
                                                "copied exactly: mia checks it against the source's text.")
 
 

@@ -49,6 +49,7 @@ def test_invented_links_and_ids_never_reach_the_report(mia: Mia, research_llm: R
     ("real", "all", 0, 0),
     ("wrong_source", "all", 0, "some"),
     ("invented", 0, "all", 0),
+    ("missing", 0, "all", 0),
 ])
 def test_quotes_are_checked_against_the_sources_text(mia: Mia, research_llm: ResearchLLM, mia_home: Path,
                                                      quotes: str, verified: object, unverified: object,
@@ -70,7 +71,7 @@ def test_quotes_are_checked_against_the_sources_text(mia: Mia, research_llm: Res
     if quotes == "wrong_source":
         moved = [c for c in claims if c["quote_check"] == "reattributed"]
         assert moved and all(c["source"] != c["cited_as"] for c in moved)
-    if quotes == "invented":
+    if quotes in ("invented", "missing"):
         assert {c["quote_check"] for c in claims} == {"not_found"}
         assert "quote was not found" in report
 
