@@ -152,8 +152,13 @@ def _deploy_trigger(registry: Registry, api: CloudflareAPI, trigger: trigger_sto
             cloud_store.delete_cloud_trigger(registry, trigger.id)
         change.action = "nothing-due"
         return change
-    prefix, change.instance = _start_chain(registry, api, workflow, trigger.id, fp,
-                                           {**params, "slot": slots[0], "slots": slots[1:], "every": every})
+    try:
+        prefix, change.instance = _start_chain(registry, api, workflow, trigger.id, fp,
+                                               {**params, "slot": slots[0], "slots": slots[1:], "every": every})
+    except ServiceError:
+        if row is not None:  # its old chain is terminated and no new one runs: local cron takes it back
+            cloud_store.delete_cloud_trigger(registry, trigger.id)
+        raise
     horizon = None if every else slots[-1]
     _save(registry, trigger, agent.slug, workflow, fp, prefix, slots, every, horizon)
     change.action, change.horizon = ("replaced" if row is not None else "created"), horizon

@@ -181,3 +181,22 @@ def test_a_server_that_pages_without_a_cursor_is_read_to_its_empty_page(env: dic
 
         assert result.returncode == 0, result.stderr
         assert set(chain_of(legacy, trigger).values()) == {"terminated"}
+
+
+def test_a_chain_that_cannot_be_started_again_is_handed_back_to_local_cron(cloud: FakeCloudflareAPI,
+                                                                           env: dict[str, str]) -> None:
+    trigger, = make_agent("dmd", {"every": "6h"})
+    deploy_json(env)
+    registry = open_registry(load_settings().registry_path)
+    registry.execute("UPDATE agents SET depth = 'deep' WHERE slug = 'dmd'")  # a new fingerprint: a new chain
+    registry.close()
+    for _ in range(5):  # every id it will ask for is refused
+        cloud.fail_next(f"POST /client/v4/accounts/acct-test/workflows/{WF}/instances", 409, 10202,
+                        "instance.already_exists")
+
+    result = mia(env, "triggers", "deploy")
+
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "refused every new instance id" in result.stderr
+    listed = json.loads(mia(env, "triggers", "list", "--json").stdout)
+    assert listed[0]["id"] == trigger and listed[0]["deployed"] is False
