@@ -157,6 +157,11 @@ def chat(
     if list_:
         _list_conversations(json_out)
         return
+    if conversation is not None:  # an unknown id fails here, with the usual error, before the app opens
+        from mia.store.conversations import get_conversation
+
+        _, registry = open_state(notice=False)
+        conversation = get_conversation(registry, conversation).id
     run_app(continue_last=continue_, conversation_id=conversation)
 
 

@@ -42,13 +42,18 @@ class MessageRecord(BaseModel):
         return json.loads(self.tool_calls_json) if self.tool_calls_json else None
 
 
-def create_conversation(registry: Registry, title: str = DEFAULT_TITLE) -> ConversationRecord:
-    """Start a new, empty conversation."""
+def new_conversation(title: str = DEFAULT_TITLE) -> ConversationRecord:
+    """A conversation that is not saved yet: its row is written with its first message (see add_message)."""
     now = utcnow()
-    row = {"id": uuid.uuid4().hex[:12], "title": title, "created_at": now, "updated_at": now}
+    return ConversationRecord(id=uuid.uuid4().hex[:12], title=title, created_at=now, updated_at=now)
+
+
+def create_conversation(registry: Registry, title: str = DEFAULT_TITLE) -> ConversationRecord:
+    """Start a new, empty conversation and save it at once."""
+    record = new_conversation(title)
     with registry.write() as db:
-        db.table("conversations").insert(row)
-    return ConversationRecord.model_validate(row)
+        db.table("conversations").insert(record.model_dump())
+    return record
 
 
 def get_conversation(registry: Registry, ref: str) -> ConversationRecord:
@@ -62,17 +67,18 @@ def get_conversation(registry: Registry, ref: str) -> ConversationRecord:
 
 
 def latest_conversation(registry: Registry) -> ConversationRecord | None:
-    """The conversation updated most recently, if any."""
-    row = registry.one("SELECT * FROM conversations ORDER BY updated_at DESC, rowid DESC LIMIT 1")
+    """The conversation with messages that was updated most recently, if any."""
+    row = registry.one("SELECT * FROM conversations c WHERE EXISTS (SELECT 1 FROM messages m WHERE "
+                       "m.conversation_id = c.id) ORDER BY updated_at DESC, rowid DESC LIMIT 1")
     return ConversationRecord.model_validate(row) if row else None
 
 
 def list_conversations(registry: Registry) -> list[dict[str, Any]]:
-    """Every conversation, newest first, with its message count."""
+    """Every conversation that has messages, newest first, with its message count."""
     return registry.query(
-        "SELECT c.id, c.title, c.created_at, c.updated_at, "
+        "SELECT * FROM (SELECT c.id, c.title, c.created_at, c.updated_at, c.rowid AS seq, "
         "(SELECT COUNT(*) FROM messages m WHERE m.conversation_id = c.id) AS messages "
-        "FROM conversations c ORDER BY c.updated_at DESC, c.rowid DESC")
+        "FROM conversations c) WHERE messages > 0 ORDER BY updated_at DESC, seq DESC")
 
 
 def add_message(registry: Registry, conversation_id: str, role: str, content: str, *,
@@ -85,6 +91,8 @@ def add_message(registry: Registry, conversation_id: str, role: str, content: st
                            "tool_calls_json": None if tool_calls is None else json.dumps(tool_calls),
                            "created_at": now}
     with registry.write() as db:
+        db.execute("INSERT OR IGNORE INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                   (conversation_id, DEFAULT_TITLE, now, now))  # a new conversation is saved with its first message
         cursor = db.execute(
             "INSERT INTO messages (conversation_id, role, content, tool_calls_json, created_at) "
             "VALUES (?, ?, ?, ?, ?)", tuple(row.values()))
@@ -128,9 +136,12 @@ def has_tool_results(registry: Registry, conversation_id: str) -> bool:
 
 def record_usage(registry: Registry, usage: Usage, *, conversation_id: str) -> None:
     """Record what one of the conversation's remote calls cost (no agent, no run)."""
+    now = utcnow()
     row = {**usage.model_dump(), "run_id": None, "agent_id": None, "step_key": None,
-           "conversation_id": conversation_id, "created_at": utcnow()}
+           "conversation_id": conversation_id, "created_at": now}
     with registry.write() as db:
+        db.execute("INSERT OR IGNORE INTO conversations (id, title, created_at, updated_at) VALUES (?, ?, ?, ?)",
+                   (conversation_id, DEFAULT_TITLE, now, now))
         db.table("usage").insert(row)
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -22,8 +22,9 @@ from mia.errors import MiaError
 from mia.store import conversations as conv_store
 from mia.tui import data, messages
 from mia.tui.palette import MiaCommands
-from mia.tui.screens import PromptScreen, ReportScreen, UsageScreen
-from mia.tui.widgets import AgentPanel, AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
+from mia.tui.panel import AgentPanel
+from mia.tui.screens import PromptScreen, ReportScreen, ReportView, UsageScreen
+from mia.tui.widgets import AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
 
 if TYPE_CHECKING:
     from mia.agents.llm.client import LLMClient
@@ -42,14 +43,16 @@ class MiaApp(App[None]):
     TITLE = "mia"
     COMMANDS = App.COMMANDS | {MiaCommands}
     BINDINGS = [
-        Binding("escape", "cancel_answer", "Cancel answer"),
+        Binding("escape", "cancel_answer", "Cancel answer", show=False),  # the input's placeholder says it
         Binding("ctrl+r", "new_research", "Research"),
-        Binding("ctrl+n", "new_conversation", "New chat"),
-        Binding("ctrl+o", "open_selected", "Open report"),
+        Binding("ctrl+n", "new_conversation", "New"),
+        Binding("ctrl+o", "open_selected", "Report"),
+        Binding("ctrl+b", "toggle_agents", "Agents"),
         Binding("ctrl+t", "show_usage", "Usage"),
         Binding("ctrl+g", "show_approvals", "Approvals"),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
+    WIDE = 120  # from this many columns the agent panel shows everything; below, it is narrower
 
     # The messages, reachable as MiaApp.AnswerText etc. (workers, tests and the benchmark post them).
     AnswerText = messages.AnswerText
@@ -90,12 +93,12 @@ class MiaApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield self.view
-                yield Input(placeholder="Message mia…  Enter sends · Esc cancels · Ctrl+P commands",
-                            id="message")
+                yield Input(placeholder="Message mia… Ctrl+P commands, Esc cancels", id="message",
+                            select_on_focus=False)
             with Vertical(id="side"):
                 yield Static("Research agents", id="side-title")
                 yield self.agent_panel
-        yield Footer()
+        yield Footer(id="footer")
 
     def on_mount(self) -> None:
         self.background = Background(self.settings, on_done=lambda job: self.post_message(self.ResearchEnded(job)))
@@ -149,7 +152,7 @@ class MiaApp(App[None]):
             return
         try:
             conversation = (conv_store.get_conversation(self.registry, conversation_id) if conversation_id
-                            else conv_store.create_conversation(self.registry))
+                            else conv_store.new_conversation())
             self._post_conversation(conversation)
         except MiaError as exc:
             self.post_message(self.Failed(exc.message, exc.hint))
@@ -195,7 +198,7 @@ class MiaApp(App[None]):
         except MiaError as exc:
             self.post_message(self.Failed(exc.message, exc.hint))
             return
-        self.call_from_thread(self.push_screen, ReportScreen(view))
+        self.call_from_thread(self._show_report, view)
 
     @work(thread=True, group="research", exit_on_error=False)
     def start_research(self, question: str) -> None:
@@ -253,6 +256,34 @@ class MiaApp(App[None]):
 
     def on_agent_panel_chosen(self, message: AgentPanel.Chosen) -> None:
         self.open_report(message.agent_id)
+
+    def on_agent_panel_typed(self, message: AgentPanel.Typed) -> None:
+        """A key typed on the agent table is meant for the message input."""
+        box = self.query_one("#message", Input)
+        box.focus()
+        box.insert_text_at_cursor(message.character)
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A laptop's 80 columns: a narrower agent panel, and the footer keeps every binding (not ^p)."""
+        wide = event.size.width >= self.WIDE
+        self.query_one("#side").styles.width = 56 if wide else 30
+        self.query_one("#footer", Footer).show_command_palette = wide
+
+    def action_toggle_agents(self) -> None:
+        """Hide or show the agent panel (the conversation takes the whole width)."""
+        side = self.query_one("#side")
+        side.display = not side.display
+        if not side.display and self.agent_panel.has_focus:
+            self.focus_input()
+
+    def _show_report(self, view: ReportView) -> None:
+        """Show a report; closing it (Esc) returns to the message input, wherever the focus was."""
+        self.focus_input()  # the screen underneath remembers its focus while the report is on top
+        self.push_screen(ReportScreen(view))
+
+    def focus_input(self) -> None:
+        """Put the cursor back in the message input."""
+        self.query_one("#message", Input).focus()
 
     def on_failed(self, message: messages.Failed) -> None:
         self.notify(message.message + (f"\n{message.hint}" if message.hint else ""), title="mia", severity="error",

@@ -9,8 +9,8 @@ from mia.agents.schedule.triggers import schedule_of
 from mia.store import agents as agent_store
 from mia.store import triggers as trigger_store
 from mia.store.workspace import Workspace
+from mia.tui.panel import AgentRow
 from mia.tui.screens import ReportView
-from mia.tui.widgets import AgentRow
 
 if TYPE_CHECKING:
     from mia.settings import Settings

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from mia.agents.chat.background import BackgroundJob
     from mia.agents.chat.tool_registry import ToolOutcome
     from mia.store.conversations import ConversationRecord, MessageRecord
-    from mia.tui.widgets import AgentRow
+    from mia.tui.panel import AgentRow
 
 
 @dataclass

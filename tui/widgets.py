@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any
 
 from markdown_it import MarkdownIt
 from rich.console import Console, ConsoleOptions, RenderResult
@@ -15,20 +13,14 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.geometry import Size
-from textual.message import Message
 from textual.strip import Strip
 from textual.widget import Widget
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from mia.store.conversations import MessageRecord
 
 SHOWN_MESSAGES = 120
 _PARSER = MarkdownIt().enable("strikethrough").enable("table")  # as Rich parses Markdown
-STATUS_STYLE = {"done": "green", "failed": "red", "cut_short": "yellow", "digest": "yellow", "no_sources": "yellow",
-                "new": "dim", "running": "cyan", "planning": "cyan", "searching": "cyan", "extracting": "cyan",
-                "writing": "cyan", "verifying": "cyan", "waiting": "magenta", "interrupted": "yellow",
-                "uncited": "yellow", "no_evidence": "yellow", "truncated": "yellow", "not_synthesized": "yellow"}
-BUSY = {"running", "planning", "searching", "extracting", "writing", "verifying"}
 
 
 class UserBlock(Static):
@@ -260,75 +252,3 @@ class ConversationView(VerticalScroll):
         """Append one block and keep the newest in view."""
         await self.mount(block)
         self.scroll_end(animate=False)
-
-
-@dataclass
-class AgentRow:
-    """What the panel shows of one agent."""
-
-    id: str
-    slug: str
-    status: str
-    report_version: int
-    cost_usd: float
-    last_run_at: str | None
-    question: str
-    next_due: str | None = None
-    pending_approvals: int = 0
-
-    @property
-    def shown_status(self) -> str:
-        """The stored status, or 'waiting' when an idle agent waits for an approval or its next trigger."""
-        if self.status not in BUSY and (self.pending_approvals or self.next_due):
-            return "waiting"
-        return self.status
-
-    def cells(self) -> tuple[Any, ...]:
-        shown = self.shown_status
-        status = Text(shown.replace("_", " "), style=STATUS_STYLE.get(shown, ""))
-        last = (self.last_run_at or "-")[5:16].replace("T", " ")
-        return self.slug, status, f"${self.cost_usd:.3f}", last
-
-
-class AgentPanel(DataTable[Any]):
-    """Research agents with live status, cost so far and last run; Enter opens the report."""
-
-    COLUMNS = ("agent", "status", "cost", "last run")
-
-    @dataclass
-    class Chosen(Message):
-        """The person chose an agent (to open its report)."""
-
-        agent_id: str
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
-        self.rows_by_id: dict[str, AgentRow] = {}
-
-    def on_mount(self) -> None:
-        for column in self.COLUMNS:
-            self.add_column(column, key=column)
-
-    def update_rows(self, rows: list[AgentRow]) -> None:
-        """Apply a fresh read of the registry: add, change and remove rows in place (the cursor stays)."""
-        fresh = {row.id: row for row in rows}
-        for gone in set(self.rows_by_id) - set(fresh):
-            self.remove_row(gone)
-            del self.rows_by_id[gone]
-        for row in rows:
-            old = self.rows_by_id.get(row.id)
-            if old is None:
-                self.add_row(*row.cells(), key=row.id)
-            elif old != row:
-                for column, value in zip(self.COLUMNS, row.cells(), strict=True):
-                    self.update_cell(row.id, column, value)
-            self.rows_by_id[row.id] = row
-
-    def status_of(self, slug: str) -> str | None:
-        """The status shown for an agent (for tests and the palette)."""
-        return next((row.shown_status for row in self.rows_by_id.values() if row.slug == slug), None)
-
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        event.stop()
-        if event.row_key.value is not None:
-            self.post_message(self.Chosen(event.row_key.value))

@@ -143,4 +143,4 @@ def _outcome(job: BackgroundJob, work: Work, registry: Registry, http: httpx.Cli
     cost = result.usage.get("cost_usd", 0.0)
     return result.status, (f"{what} '{result.agent.slug}' finished: {result.status.replace('_', ' ')}, "
                            f"{result.sources} sources, ${cost:.4f}, report v{result.agent.report_version} at "
-                           f"{result.report_path}. Read it with read_report.")
+                           f"{result.report_path}.")

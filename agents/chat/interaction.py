@@ -290,11 +290,12 @@ def _check(cancel: threading.Event | None) -> None:
 
 def start_conversation(registry: Registry, *, continue_last: bool = False,
                        conversation_id: str | None = None) -> conv_store.ConversationRecord:
-    """The conversation to talk in: a named one, the last one (with continue_last), or a new one."""
+    """The conversation to talk in: a named one, the last one with messages (with continue_last), or a new
+    one, which is saved only with its first message."""
     if conversation_id:
         return conv_store.get_conversation(registry, conversation_id)
     if continue_last:
         latest = conv_store.latest_conversation(registry)
         if latest is not None:
             return latest
-    return conv_store.create_conversation(registry)
+    return conv_store.new_conversation()

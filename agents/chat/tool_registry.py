@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -151,7 +152,7 @@ class ToolRegistry:
             if tool.needs_approval and approver is None:
                 text = request_approval(tool, args, context)
                 return ToolOutcome(call.id, call.name, call.arguments, True,
-                                   format_result(call.name, True, text, data=False), summary=text[:120])
+                                   format_result(call.name, True, text, data=False), summary=brief(text))
             if tool.needs_approval and approver is not None and not approver(tool, args):
                 raise ToolError(f"The person declined '{tool.name}'.")
             text = tool.run(context, args)
@@ -166,7 +167,7 @@ class ToolRegistry:
                                format_result(call.name, False, message, data=False), summary=message)
         first_line = text.strip().splitlines()[0] if text.strip() else "done"
         return ToolOutcome(call.id, call.name, call.arguments, True, format_result(call.name, True, text),
-                           summary=first_line[:120])
+                           summary=brief(first_line))
 
     @staticmethod
     def _arguments(tool: Tool, call: ToolCall) -> BaseModel:
@@ -200,3 +201,23 @@ def request_approval(tool: Tool, args: BaseModel, context: ToolContext) -> str:
         requested_by=f"conversation {context.conversation_id}", after_untrusted_text=context.untrusted)
     return (f"Waiting for the person's approval (#{record.id}); nothing has been done. It happens only if they "
             f"approve it with `mia approvals approve {record.id}`.")
+
+
+def brief(text: str, limit: int = 160) -> str:
+    """A note's summary: whole sentences that fit in about `limit` characters, never cut mid-sentence.
+
+    A first sentence longer than `limit` is cut at a word and marked with an ellipsis.
+    """
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    sentences = re.split(r"(?<=[.!?])\s+", text)
+    kept = ""
+    for sentence in sentences:
+        if len(kept) + len(sentence) + 1 > limit:
+            break
+        kept = f"{kept} {sentence}".strip()
+    if kept:
+        return kept
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:") + "…"

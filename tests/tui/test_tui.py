@@ -124,7 +124,7 @@ def test_a_typed_message_gets_a_markdown_answer(settings: Settings, chat: Script
         await pilot.pause(0.2)
         screen = screen_text(app)
         assert "Hello" in screen and "hi there" in screen and "Research agents" in screen
-        assert "Cancel answer" in screen and "##" not in screen  # rendered, not shown as source
+        assert "Esc cancels" in screen and "##" not in screen  # rendered, not shown as source
         assert app.sub_title == "hi there"
 
     run(make_app(settings), story)
