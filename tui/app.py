@@ -93,8 +93,10 @@ class MiaApp(App[None]):
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield self.view
-                yield Input(placeholder="Message mia… Ctrl+P commands, Esc cancels", id="message",
+                box = Input(placeholder="Message mia… Ctrl+P commands, Esc cancels", id="message",
                             select_on_focus=False)
+                box.cursor_blink = not self.is_headless  # tests and snapshots see one steady cursor
+                yield box
             with Vertical(id="side"):
                 yield Static("Research agents", id="side-title")
                 yield self.agent_panel
