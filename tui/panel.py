@@ -15,7 +15,7 @@ STATUS_STYLE = {"done": "green", "failed": "red", "cut_short": "yellow", "digest
                 "writing": "cyan", "verifying": "cyan", "waiting": "magenta", "interrupted": "yellow",
                 "uncited": "yellow", "no_evidence": "yellow", "truncated": "yellow", "not_synthesized": "yellow"}
 BUSY = {"running", "planning", "searching", "extracting", "writing", "verifying"}
-WIDTHS = {"status": 11, "cost": 7, "last run": 11}  # "interrupted", "$12.345", "11-30 08:15"
+WIDTHS = {"status": 11, "cost": 7, "last run": 11}  # "interrupted", "$12.345", "11-30 08:15" (status: see widths)
 MIN_NAME = 10  # below this, cost and last run give way so the name and status stay readable
 
 
@@ -89,23 +89,30 @@ class AgentPanel(DataTable[Any]):
     def on_resize(self, event: events.Resize) -> None:
         self._layout(event.size.width)
 
+    def widths(self) -> dict[str, int]:
+        """Column widths: the status column is as wide as the longest status shown (at least 'searching')."""
+        longest = max((len(row.shown_status) for row in self.rows_by_id.values()), default=0)
+        return {**WIDTHS, "status": max(len("searching"), longest)}
+
     def layout_for(self, width: int) -> tuple[tuple[str, ...], int]:
         """(columns shown, name width) for a panel `width` cells wide."""
+        widths = self.widths()
         for columns in (self.COLUMNS, self.COLUMNS[:2]):
-            fixed = sum(WIDTHS[c] for c in columns[1:]) + 2 * self.cell_padding * len(columns) + 2  # + scrollbar
+            fixed = sum(widths[c] for c in columns[1:]) + 2 * self.cell_padding * len(columns) + 2  # + scrollbar
             if width - fixed >= MIN_NAME or len(columns) == 2:
                 return columns, max(MIN_NAME // 2, width - fixed)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _layout(self, width: int) -> None:
+    def _layout(self, width: int, *, force: bool = False) -> None:
         columns, name_width = self.layout_for(width)
-        if (columns, name_width) == (self.shown_columns, self.name_width):
+        if (columns, name_width) == (self.shown_columns, self.name_width) and not force:
             return
         cursor = self.cursor_row
         self.shown_columns, self.name_width = columns, name_width
         self.clear(columns=True)
+        widths = self.widths()
         for column in columns:
-            self.add_column(column, key=column, width=name_width if column == "agent" else WIDTHS[column])
+            self.add_column(column, key=column, width=name_width if column == "agent" else widths[column])
         for row in self.rows_by_id.values():
             self.add_row(*row.cells(name_width, columns), key=row.id)
         if self.row_count:
@@ -113,6 +120,7 @@ class AgentPanel(DataTable[Any]):
 
     def update_rows(self, rows: list[AgentRow]) -> None:
         """Apply a fresh read of the registry: add, change and remove rows in place (the cursor stays)."""
+        status_width = self.widths()["status"]
         fresh = {row.id: row for row in rows}
         for gone in set(self.rows_by_id) - set(fresh):
             self.remove_row(gone)
@@ -126,6 +134,8 @@ class AgentPanel(DataTable[Any]):
                                          strict=True):
                     self.update_cell(row.id, column, value)
             self.rows_by_id[row.id] = row
+        if self.widths()["status"] != status_width and self.shown_columns:  # a longer (or no longer) status
+            self._layout(self.size.width or 56, force=True)
 
     def status_of(self, slug: str) -> str | None:
         """The status shown for an agent (for tests and the palette)."""

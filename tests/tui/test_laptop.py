@@ -149,6 +149,10 @@ def test_cells_fit_the_name_to_the_width() -> None:
                    last_run_at=None, question="q")
     assert row.cells(10, ("agent", "status"))[0] == "duchenne-…"
     assert AgentPanel().layout_for(30)[0] == ("agent", "status")
+    panel = AgentPanel()
+    panel.rows_by_id["a"] = AgentRow(id="a", slug="x", status="not_synthesized", report_version=1, cost_usd=0,
+                                     last_run_at=None, question="q")
+    assert panel.widths()["status"] == len("not_synthesized")  # a long outcome word is never cut
 
 
 def count_conversations(settings: Settings) -> int:
