@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -18,6 +20,21 @@ if TYPE_CHECKING:
 EXIT_CUT_SHORT = 3
 
 
+def _failure_as_json(command: Callable[..., None]) -> Callable[..., None]:
+    """With --json, a failed command also prints {status: "failed", error, hint} on stdout for scripts
+    (the message still goes to stderr and the exit code is unchanged)."""
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> None:
+        try:
+            command(*args, **kwargs)
+        except MiaError as exc:
+            if kwargs.get("json_out"):
+                print_json({"status": "failed", "error": exc.message, "hint": exc.hint})
+            raise
+    return run
+
+
+@_failure_as_json
 def research(
     question: Annotated[str, typer.Argument(
         help='What to research, e.g. "DMD treatments"; - reads it from standard input.')],

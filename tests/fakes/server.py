@@ -20,13 +20,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from fakes import llm_dialects, shapes
 from fakes.corpus import Corpus
+from fakes.local_llm import LocalServer, model_schema
 from fakes.shapes import Reply, json_reply
 
 DEFAULT_MODELS = frozenset({
     "@cf/meta/llama-3.3-70b-instruct-fp8-fast", "@cf/meta/llama-4-scout-17b-16e-instruct",
     "@cf/qwen/qwen3-30b-a3b-fp8", "@cf/openai/gpt-oss-120b", "@hf/nousresearch/hermes-2-pro-mistral-7b",
 })
-SERVICE_PREFIXES = (("/client/v4/", "workers-ai"), ("/openai/v1/", "openai"), ("/perplexity/", "perplexity"),
+SERVICE_PREFIXES = (("/client/v4/", "workers-ai"), ("/openai/", "openai"), ("/perplexity/", "perplexity"),
                     ("/eutils/", "pubmed"), ("/europepmc/", "europepmc"), ("/ctgov/api/v2/", "trials"))
 LLM_SERVICES = ("workers-ai", "openai")
 SEARCH_SERVICES = ("perplexity", "pubmed", "europepmc", "trials")
@@ -176,7 +177,7 @@ class FakeServices:
                  pplx_fields: frozenset[str] = shapes.PPLX_SEARCH_FIELDS, port: int = 0,
                  stream_pause: float = 0.0005, unstreamed_models: frozenset[str] = llm_dialects.UNSTREAMED_MODELS,
                  native_tool_stream: str = "pieces", ncbi_rate_limit: bool = False, stream_fault: str = "",
-                 context_limit: int = 0) -> None:
+                 context_limit: int = 0, local: LocalServer | None = None) -> None:
         if llm_shape not in ("legacy", "openai", "auto"):
             raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
         self.corpus = corpus if corpus is not None else Corpus()
@@ -191,6 +192,7 @@ class FakeServices:
         self.ncbi_rate_limit = ncbi_rate_limit
         self.stream_fault, self.context_limit = stream_fault, context_limit  # llm_dialects: every stream / prompt
         self.stream_faults: deque[str] = deque()  # llm_dialects: faults for the next streams, one each
+        self.local = local  # the /openai/ route speaks this local server's dialect (fakes.local_llm)
         self.requests: list[RecordedRequest] = []
         self.esearch_backend_errors = 0  # ESearch answers 200 with {"esearchresult": {"ERROR": ...}} this often
         self.errors: list[str] = []  # exceptions raised by the LLM responder
@@ -296,7 +298,9 @@ class FakeServices:
         req = self._parse(h)
         if req.service != "unknown":
             time.sleep(self.latency.get(req.service, 0.0))
-        fault = self._pick_fault(req.service) if req.service != "unknown" else None
+        # Faults hit service calls, not the model catalog that mia's model profile reads once beforehand.
+        catalog = "/ai/models/" in req.path or req.path in ("/openai/v1/models", "/openai/props", "/openai/api/show")
+        fault = self._pick_fault(req.service) if req.service != "unknown" and not catalog else None
         if fault is None and req.service == "pubmed" and self._over_ncbi_limit(req, started):
             fault = 429
         reply = shapes.fault_reply(req.service, fault) if fault else self._route(req)
@@ -352,6 +356,13 @@ class FakeServices:
         if req.method == "GET" and req.path == f"/client/v4/accounts/{self.account_id}/ai/models/search":
             models = [{"name": name, "task": {"name": "Text Generation"}} for name in sorted(self.models)]
             return json_reply(200, {"result": models, "success": True, "errors": [], "messages": []})
+        if req.method == "GET" and req.path == f"/client/v4/accounts/{self.account_id}/ai/models/schema":
+            model = req.arg("model")
+            if model not in self.models:
+                return shapes.cf_error(400, f"AiError: No such model {model} or task", 5007)
+            # the model's documented schema (cloudflare-docs model JSONs), whatever shape llm_shape answers in
+            schema = model_schema(not re.search(r"llama|hermes|mistral", model))
+            return json_reply(200, {"result": schema, "success": True, "errors": [], "messages": []})
         m = re.fullmatch(r"/client/v4/accounts/([^/]+)/ai/(?:run/(.+)|(v1/chat/completions))", req.path)
         if not m or req.method != "POST":
             return shapes.cf_error(404, "No route for that URI", 7000)
@@ -380,8 +391,7 @@ class FakeServices:
         reply = llm_dialects.honour_max_tokens(reply, req.json)
         if m[3]:  # the OpenAI-compatible endpoint under /ai/v1: plain OpenAI, no envelope
             return self._openai_answer(reply, model, stream, req.json)
-        openai_shape = self.llm_shape == "openai" or (
-            self.llm_shape == "auto" and not re.search(r"llama|hermes|mistral", model))
+        openai_shape = self._openai_shape(model)
         if stream:
             frames = (shapes.openai_frames(reply, model, cf_final=True) if openai_shape
                       else shapes.legacy_frames(reply, self.native_tool_stream))
@@ -389,7 +399,13 @@ class FakeServices:
         result = shapes.openai_completion(reply, model) if openai_shape else shapes.legacy_result(reply)
         return json_reply(200, {"result": result, "success": True, "errors": [], "messages": []})
 
+    def _openai_shape(self, model: str) -> bool:
+        return self.llm_shape == "openai" or (self.llm_shape == "auto" and not re.search(r"llama|hermes|mistral",
+                                                                                          model))
+
     def _openai(self, req: Incoming) -> Reply:
+        if self.local is not None and req.json_error is None:
+            return self._local(req, self.local)
         if req.path == "/openai/v1/models" and req.method == "GET":
             return json_reply(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in sorted(self.models)]})
@@ -407,6 +423,24 @@ class FakeServices:
             return shapes.openai_error(500, "the fake's LLM responder raised; see FakeServices.errors",
                                        "server_error")
         return self._openai_answer(llm_dialects.honour_max_tokens(reply, req.json), model, stream, req.json)
+
+    def _local(self, req: Incoming, local: LocalServer) -> Reply:
+        """The /openai/ route as one local server (fakes.local_llm) answers it."""
+        answer = local.route(req.method, req.path, req.json)
+        if answer is not None:
+            return answer
+        body = req.json if isinstance(req.json, dict) else {}
+        refused = local.refuse(body)
+        if refused is not None:
+            return refused
+        body = local.adjust(body)
+        model = str(body.get("model", ""))
+        reply = self._ask_llm(body, model)
+        if reply is None:
+            return shapes.openai_error(500, "the fake's LLM responder raised; see FakeServices.errors",
+                                       "server_error")
+        local.generate(reply.completion_tokens)
+        return self._openai_answer(reply, model, bool(body.get("stream")), body)
 
     def _openai_answer(self, reply: LLMReply, model: str, stream: bool, body: dict[str, Any]) -> Reply:
         if not stream:
