@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,7 +28,9 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
     except Exception as exc:  # the doctor reports; it does not crash
         checks.append(Check("Registry", "fail", str(exc), "Point MIA_HOME at a writable folder."))
     with httpx.Client(timeout=httpx.Timeout(8.0, connect=4.0)) as http:
-        checks += run_checks(settings, http, extra=mcp_server_checks(settings))
+        services = run_checks(settings, http, extra=mcp_server_checks(settings))
+    llm_service = services[0]  # the LLM's reachability comes first; the model checks follow it when it answered
+    checks += [llm_service, *_model_checks(settings, llm_service), *services[1:]]
     is_offline = offline(checks)
     failed = any(c.status == "fail" for c in checks)
     if json_out:
@@ -51,3 +53,15 @@ def doctor(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")]
                           "Local commands (agents, usage, config) still work.")
     if failed:
         raise typer.Exit(1)
+
+
+def _model_checks(settings: Any, llm_service: Any) -> list[Any]:
+    """The configured model's checks (exists, context, JSON output) when its service answered."""
+    if llm_service.status != "ok":
+        return []
+    import httpx
+
+    from mia.agents.llm.health import llm_checks
+
+    with httpx.Client(timeout=httpx.Timeout(settings.llm.timeout, connect=4.0)) as http:
+        return llm_checks(settings, http)

@@ -330,7 +330,7 @@ class LLMClient:
         # Always send max_tokens: Workers AI otherwise stops at 256 tokens.
         body: dict[str, Any] = {
             "messages": [string_content(m) for m in messages],
-            "max_tokens": max_tokens or self.max_tokens,
+            "max_tokens": self._known_profile().completion_tokens(max_tokens or self.max_tokens),
             "temperature": self.temperature if temperature is None else temperature,
             "stream": stream,
         }
@@ -375,6 +375,12 @@ class LLMClient:
             gate.release()
             return response
         return _release_on_close(response, gate)
+
+    def _known_profile(self) -> ModelProfile:
+        """The profile without a discovery request for Workers AI (its table is enough to size a request)."""
+        if self._profile is None and self.provider == "workers-ai":
+            return profiles.static_profile(self.provider, self.base_url, self.model)
+        return self.profile
 
     def _slots(self) -> int:
         """Requests in flight at once: the setting, Workers AI's default, else the server's discovered slots."""
