@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; MiaError becomes a message and an exit code, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    command = typer.main.get_command(app)
+    from mia.commands.help import plain_help
+
+    command = plain_help(typer.main.get_command(app))
     try:
         result = command.main(args=args, prog_name="mia", standalone_mode=False)
     except MiaError as error:

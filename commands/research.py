@@ -40,9 +40,13 @@ def research(
         help='What to research, e.g. "DMD treatments"; - reads it from standard input.')],
     name: Annotated[str | None, typer.Option("--name", help="The agent's name (slug); derived if omitted.")] = None,
     sources: Annotated[str | None, typer.Option(
-        "--sources", help="Comma-separated: web,pubmed,europepmc,trials (default: all configured).")] = None,
-    depth: Annotated[str | None, typer.Option("--depth", help="quick, standard or deep.")] = None,
-    budget: Annotated[float | None, typer.Option("--budget", help="Spending cap in US dollars.")] = None,
+        "--sources", help="Comma-separated: web,pubmed,europepmc,trials. Default: the research.sources "
+             "setting (initially all four; web needs a Perplexity key).")] = None,
+    depth: Annotated[str | None, typer.Option(
+        "--depth", help="quick, standard or deep. Default: the research.depth setting (initially standard).")] = None,
+    budget: Annotated[float | None, typer.Option(
+        "--budget",
+        help="Spending cap in US dollars. Default: the research.budget_usd setting (initially 0.50).")] = None,
     model: Annotated[str | None, typer.Option("--model", help="LLM model id (default: llm.model).")] = None,
     files: Annotated[list[str] | None, typer.Option(
         "--files", help="Your own PDF, DOCX, Markdown or text file, folder or quoted glob ('papers/*.pdf'); "

@@ -1,0 +1,28 @@
+"""`--help` shows flags as people type them, and the defaults that come from settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from mia.commands.app import main
+
+
+def help_of(capsys: pytest.CaptureFixture[str], *command: str) -> str:
+    assert main([*command, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", [("research",), ("inbox", "read"), ("agents", "delete"), ("config", "set"),
+                                     ("triggers", "add"), ("chat",)])
+def test_no_python_type_labels_or_braces(capsys: pytest.CaptureFixture[str], command: tuple[str, ...]) -> None:
+    text = help_of(capsys, *command)
+    for label in ("<bool>", "<str>", "<list[int]>", "<float>", "<int>", "{"):
+        assert label not in text, (label, command)
+
+
+def test_research_help_names_its_arguments_and_defaults(capsys: pytest.CaptureFixture[str]) -> None:
+    text = " ".join(help_of(capsys, "research").split())
+    assert "[OPTIONS] QUESTION" in text and "--budget NUMBER" in text
+    for default in ("research.sources setting", "research.depth setting (initially standard)",
+                    "research.budget_usd setting (initially 0.50)"):
+        assert default in text
