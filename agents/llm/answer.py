@@ -40,7 +40,8 @@ def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, 
                   on_text: Callable[[str], None]) -> LLMResponse:
     """The whole answer: an empty one asked once more with reasoning discouraged, a cut one continued.
 
-    Raises EmptyAnswer when the retry is empty too, UnusableAnswer when the reply repeats the system prompt.
+    Raises EmptyAnswer when the retry is empty too, UnusableAnswer when the reply repeats the system prompt
+    until it is cut off.
     The result is `truncated` when it was still cut off after CONTINUATIONS continuation requests.
     """
     reply = first
@@ -50,10 +51,9 @@ def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, 
         usages.append(reply.usage)
         if not reply.text.strip() and not reply.tool_calls:
             raise _empty(first, max_tokens, merge_usage(usages))
-    if echoes_prompt(reply.text, messages):
+    if is_cut(reply, max_tokens) and echoes_prompt(reply.text, messages):  # quoting them once may be an answer
         raise UnusableAnswer(
-            "The model repeated its instructions instead of answering" + (
-                " until it hit max_tokens." if is_cut(reply, max_tokens) else "."),
+            "The model repeated its instructions instead of answering until it hit max_tokens.",
             "Try again; if it keeps happening, the model is too small for this task or its chat template is "
             "wrong: choose another with `mia config set llm.model MODEL`.",
             service=reply.usage.service, usage=merge_usage(usages))

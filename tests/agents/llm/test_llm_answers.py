@@ -179,3 +179,8 @@ def test_a_stream_without_usage_is_counted_from_an_estimate_and_marked() -> None
     reply = make_client(service, model=QWEN).stream(ASK, on_text=lambda _: None)
     assert reply.usage.estimated is True
     assert reply.usage.input_tokens > 50 and reply.usage.output_tokens == 9 and reply.usage.cost_usd > 0
+
+
+def test_quoting_the_instructions_in_a_finished_answer_is_still_an_answer() -> None:
+    reply = make_client(Service(legacy(f"My instructions say: {SYSTEM}", completion_tokens=60))).chat(ASK)
+    assert reply.text.startswith("My instructions say:")
