@@ -62,6 +62,7 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show one agent: its question, status, runs, and where its report is."""
+    from mia.money import usd
     from mia.store.agents import get_agent
 
     settings, registry = open_state()
@@ -81,8 +82,8 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocomp
     console = out_console()
     console.print(f"{data['name']}  ({data['id']})  status: {data['status']}")
     console.print(f"question: {data['question']}")
-    console.print(f"sources: {', '.join(data['sources'])} · depth {data['depth']} · budget ${data['budget_usd']:.2f}"
-                  f" · spent ${data['cost_usd']:.4f}")
+    console.print(f"sources: {', '.join(data['sources'])} · depth {data['depth']} · budget {usd(data['budget_usd'])}"
+                  f" · spent {usd(data['cost_usd'])}")
     console.print(f"report: {data['report_path'] or '(none yet)'}")
     for entry in data["files"]:
         console.print(f"  file {entry['name']} · {entry['kind']} · {entry['pages']} page(s) or section(s) · "

@@ -182,6 +182,7 @@ def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
         _print_report(result.report)
         if not quiet:
             from mia.commands.progress import stderr_console
+            from mia.money import usd
 
             console = stderr_console()
             removed = f" · {result.citations_removed} citation(s) removed" if result.citations_removed else ""
@@ -189,7 +190,7 @@ def show_result(result: ResearchResult, *, json_out: bool, quiet: bool) -> None:
                 removed += f" · {result.audit['identifiers_removed']} link(s)/identifier(s) removed"
             console.print(
                 f"\n{result.status.replace('_', ' ')} · {result.sources} sources{removed} · "
-                f"{usage['input_tokens'] + usage['output_tokens']:,} tokens · ${usage['cost_usd']:.4f}\n"
+                f"{usage['input_tokens'] + usage['output_tokens']:,} tokens · {usd(usage['cost_usd'])}\n"
                 f"Report: {result.report_path}", highlight=False)
     from mia.agents.research.service import INCOMPLETE
 

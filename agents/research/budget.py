@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mia.errors import BudgetExceeded
+from mia.money import usd
 
 
 class Budget:
@@ -42,10 +43,12 @@ class Budget:
         with self._lock:
             if self._spent + self._held + estimate_usd + reserve_usd > self.limit + 1e-12:
                 self.cut_short = True
+                needed = self._spent + self._held + estimate_usd + reserve_usd
                 raise BudgetExceeded(
-                    f"The budget of ${self.limit:.2f} does not cover {what} "
-                    f"(spent ${self._spent:.4f}, in flight ${self._held:.4f}, estimate ${estimate_usd:.4f}).",
-                    "Raise it with --budget, or `mia config set research.budget_usd AMOUNT`.",
+                    f"The budget of {usd(self.limit)} does not cover {what} (spent {usd(self._spent)}, in flight "
+                    f"{usd(self._held)}, estimate {usd(estimate_usd)}; at least {usd(needed)} is needed).",
+                    f"Raise it with --budget (at least {usd(needed)} for this step; 0.50 is usual), or "
+                    "`mia config set research.budget_usd AMOUNT`.",
                 )
             self._held += estimate_usd
         try:
