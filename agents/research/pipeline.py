@@ -23,6 +23,7 @@ from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.planning import query_for
 from mia.agents.research.ranking import rank_sources
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
+from mia.agents.research.rounds import second_look
 from mia.agents.research.synthesis import (
     DEFAULT_CONTEXT_TOKENS,
     Fitted,
@@ -107,6 +108,8 @@ class ResearchPipeline:
         if sources and self.llm:
             self._stage(ctx, "extracting")
             claims = self._extract(ctx, plan, sources, by_subq)
+            if previous is None:  # a first run looks again where the evidence has gaps (follow-ups do not)
+                plan, sources, claims = second_look(self, ctx, plan, sources, claims)
             if claims or self.budget.cut_short:
                 self._stage(ctx, "writing")
                 body = self._synthesize(ctx, sources, claims)

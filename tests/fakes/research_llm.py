@@ -18,6 +18,7 @@ from typing import Any
 
 from fakes.server import LLMReply
 
+GAP_FACETS = ("utrophin modulators", "vamorolone", "givinostat")  # what a second look searches for, in order
 FACETS = ("gene therapy", "exon skipping", "corticosteroids", "cardiomyopathy", "dystrophin",
           "natural history", "ambulatory", "safety", "muscle", "givinostat", "vamorolone", "utrophin")
 
@@ -45,7 +46,8 @@ class ResearchLLM:
                  sub_questions: int | None = None, tokens: int = 120, plain_queries: bool = False,
                  cite_backwards: bool = False, invented_ids: bool = False, quotes: str = "real",
                  prose_plans: int = 0, chatty_json: bool = False, verdict: str | None = "Yes",
-                 bottom_line_at: str = "top", uncited: bool = False, synthesis_end: str = "stop") -> None:
+                 bottom_line_at: str = "top", uncited: bool = False, synthesis_end: str = "stop",
+                 gap_queries: int = 0) -> None:
         self.bogus_citation = bogus_citation
         self.invalid_json_once = invalid_json_once
         self.sub_questions = sub_questions
@@ -57,6 +59,7 @@ class ResearchLLM:
         self.quotes = quotes  # real | missing | invented | wrong_source | empty_claims
         self.prose_plans = prose_plans  # how many plan requests get clarifying prose instead of JSON
         self.chatty_json = chatty_json
+        self.gap_queries = gap_queries  # follow-up searches the second look proposes (0: the evidence is complete)
         self.verdict = verdict  # None: the model leaves the bottom line out
         self.bottom_line_at = bottom_line_at  # "top", or "end" (a model that ignores where it was asked to put it)
         self.uncited = uncited  # a report that cites nothing, as small models write them
@@ -91,7 +94,19 @@ class ResearchLLM:
             return self._chatty(self._extract(user))
         if task.startswith("synthesize"):
             return self._synthesize(user)
+        if task.startswith("gaps"):
+            return self._gaps(user)
         return LLMReply(text="I can only help with research here.", prompt_tokens=self.tokens)
+
+    def _gaps(self, user: str) -> LLMReply:
+        """A second look: `gap_queries` follow-ups on facets not searched yet (none once they are all used)."""
+        question = user.split("Research question:", 1)[-1].split("\n", 1)[0].strip()
+        searched = user.split("<searched>", 1)[-1].split("</searched>", 1)[0]
+        unused = [facet for facet in GAP_FACETS if f"(query: {facet})" not in searched][: self.gap_queries]
+        follow = [{"question": f"What is known about {facet} in {question}?", "query": facet} for facet in unused]
+        return LLMReply(data={"missing": [f"evidence on {facet}" for facet in unused], "contradictions": [],
+                              "follow_ups": follow}, prompt_tokens=self.tokens * 2,
+                        completion_tokens=30 + 20 * len(unused))
 
     def _plan(self, system: str, user: str) -> LLMReply:
         n = self.sub_questions or int((re.search(r"into (\d+) focused", system) or [0, 3])[1])
