@@ -9,6 +9,7 @@ claim ends the second look early. A budget or model failure ends it with a notic
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mia.agents.llm.client import LLMOutputError
@@ -27,9 +28,9 @@ def second_look(p: ResearchPipeline, ctx: RunContext, plan: list[dict[str, str]]
                 claims: list[dict[str, Any]]) -> tuple[list[dict[str, str]], list[Source], list[dict[str, Any]]]:
     """Up to the depth's rounds of gap-finding, searching and extracting; returns the grown plan, sources, claims."""
     for round_ in range(1, prompts.DEPTHS[p.params["depth"]].get("rounds", 0) + 1):
+        look = partial(_gaps_call, p, ctx, round_, plan, claims)
         try:
-            gaps = ctx.step(f"gaps/{round_}",
-                            lambda r=round_, pl=plan, cl=claims: _gaps_call(p, ctx, r, pl, cl))
+            gaps = ctx.step(f"gaps/{round_}", look)
         except BudgetExceeded:
             p._notice("Budget reached: the second look at the evidence was skipped.")
             break
