@@ -100,6 +100,7 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.", autoco
            remote: Annotated[bool, typer.Option("--remote", help="Also delete its copy in R2.")] = False) -> None:
     """Delete an agent: its registry rows and its workspace folder (and with --remote, its R2 objects)."""
     from mia.store.agents import delete_agent, get_agent
+    from mia.store.runs import keep_spend
     from mia.store.workspace import Workspace
 
     settings, registry = open_state()
@@ -112,6 +113,7 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.", autoco
 
         removed = delete_remote_agent(settings, registry, record.slug)
         err_console().print(f"Deleted {removed} object(s) of '{record.slug}' from R2.")
+    keep_spend(registry, record.id, mark="deleted-agent")  # `mia usage` keeps what it cost
     delete_agent(registry, record.id)
     Workspace(settings.workspace_root).remove_agent(record.slug)
     err_console().print(f"Deleted agent '{record.slug}'.")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -30,8 +30,11 @@ def usage(
         f"SUM(u.latency_ms) AS latency_ms FROM usage u {where} GROUP BY u.service, u.model ORDER BY cost_usd DESC",
         params)
     total = round(sum(r["cost_usd"] or 0 for r in rows), 6)
+    kept = {} if agent else _kept_spend(registry)
     if json_out:
-        print_json({"agent": agent, "by_service": rows, "total_cost_usd": total})
+        print_json({"agent": agent, "by_service": rows, "total_cost_usd": total,
+                    **({} if agent else {"deleted_agents_cost_usd": kept.get("deleted-agent", 0.0),
+                                         "discarded_runs_cost_usd": kept.get("discarded-run", 0.0)})})
         return
     numbers = ("requests", "tokens in", "tokens out", "cost")
     table = make_table(("service", "model", *numbers),
@@ -40,3 +43,16 @@ def usage(
     console = out_console()
     console.print(table if rows else "No usage recorded yet.")
     console.print(f"total ${total:.4f}")
+    words = {"deleted-agent": "deleted agents", "discarded-run": "runs discarded because they learned nothing"}
+    for mark, cost in kept.items():
+        if cost:
+            console.print(f"  of which ${cost:.4f} by {words[mark]}")
+
+
+def _kept_spend(registry: Any) -> dict[str, float]:
+    """Spend kept from deleted agents and discarded runs (their usage rows are marked, never erased)."""
+    from mia.store.runs import SPEND_MARKS
+
+    return {mark: round(float((registry.one(
+        "SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id IS NULL AND step_key LIKE ?",
+        (f"{mark}:%",)) or {"cost": 0})["cost"]), 6) for mark in SPEND_MARKS}

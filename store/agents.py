@@ -153,5 +153,6 @@ def set_filters(registry: Registry, agent_id: str, filters: dict[str, Any]) -> N
 
 
 def delete_agent(registry: Registry, agent_id: str) -> None:
-    """Delete the agent's row; runs, steps, usage and triggers go with it (ON DELETE CASCADE)."""
+    """Delete the agent's row; runs, steps, usage and triggers go with it (ON DELETE CASCADE): call
+    `runs.keep_spend` first to keep its usage rows."""
     registry.execute("DELETE FROM agents WHERE id = ?", (agent_id,))

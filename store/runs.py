@@ -210,12 +210,18 @@ def record_usage(registry: Registry, usage: Usage, *, run_id: str | None, agent_
     registry.execute(f"INSERT INTO usage ({columns}) VALUES ({marks})", tuple(row.values()))
 
 
-def keep_spend(registry: Registry, agent_id: str) -> None:
-    """Before a discarded agent is deleted: its usage rows stay, without agent or run, their step marked
-    `discarded-run:`, so `mia usage` totals keep every paid call (spend is never erased)."""
+SPEND_MARKS = ("discarded-run", "deleted-agent")
+
+
+def keep_spend(registry: Registry, agent_id: str, *, mark: str = "discarded-run") -> None:
+    """Before an agent is deleted: its usage rows stay, without agent or run, their step marked `MARK:`
+    (`discarded-run` for a first run that learned nothing, `deleted-agent` for `mia agents delete`), so
+    `mia usage` totals keep every paid call (spend is never erased)."""
+    if mark not in SPEND_MARKS:
+        raise ValueError(f"unknown spend mark {mark!r}")
     registry.execute(
-        "UPDATE usage SET agent_id = NULL, run_id = NULL, step_key = 'discarded-run:' || COALESCE(step_key, '') "
-        "WHERE agent_id = ? OR run_id IN (SELECT id FROM runs WHERE agent_id = ?)", (agent_id, agent_id))
+        "UPDATE usage SET agent_id = NULL, run_id = NULL, step_key = ? || ':' || COALESCE(step_key, '') "
+        "WHERE agent_id = ? OR run_id IN (SELECT id FROM runs WHERE agent_id = ?)", (mark, agent_id, agent_id))
 
 
 def run_spend(registry: Registry, run_id: str) -> dict[str, float]:
