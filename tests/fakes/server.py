@@ -131,6 +131,11 @@ class _Server(ThreadingHTTPServer):
         self.open_connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hung up (a cancelled or timed-out stream) is no error of the fake's; others are."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
     def close_open_connections(self) -> None:
         """Hang up on kept-alive clients so no handler thread outlives the server."""
         with self.connections_lock:
