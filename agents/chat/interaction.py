@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from mia.agents.chat.fitting import fit_messages
 from mia.agents.chat.tool_registry import Approver, ToolContext, ToolOutcome, ToolRegistry
 from mia.agents.chat.tools import default_tools
 from mia.agents.llm.client import estimate_tokens
@@ -240,7 +241,7 @@ class InteractionAgent:
         out: list[dict[str, Any]] = [{"role": "system", "content": system_prompt(self.registry)}]
         for message in history:
             out.extend(self._wire(message))
-        return out
+        return fit_messages(out, context_tokens=self.llm.context_tokens, completion_tokens=self.llm.completion_tokens())
 
     def _wire(self, message: MessageRecord) -> list[dict[str, Any]]:
         if message.role == "user":
