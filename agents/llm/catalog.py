@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 USD_PER_1K_NEURONS_LIST_PRICE = 0.011
 
-MODEL_JSON = "cloudflare-docs src/content/workers-ai-models/{name}.json"
-NEURON_TABLE = "Workers AI pricing page, neuron table (docs/workers-ai/platform/pricing.mdx)"
+MODEL_JSON = "cloudflare-docs workers-ai-models/{name}.json"
+NEURON_TABLE = "Workers AI neuron price table (docs/workers-ai/platform/pricing.mdx)"
 THIRD_PARTY = "third-party price list (API_NOTES 1.7, unconfirmed)"
 
 

@@ -40,8 +40,12 @@ def llm_checks(settings: Settings, http: httpx.Client) -> list[Check]:
             fix = f"ollama pull {client.model}, or {CHANGE_MODEL}"
         return [Check("LLM model", "fail", f"'{client.model}' is not listed by {where}", fix, network=True)]
     rows = {what: (value, source) for what, value, source in profile.describe()}
-    detail = (f"{client.model} ({profile.dialect}) · context {rows['context'][0]} from {rows['context'][1]} · "
-              f"prices {rows['input price'][0]} in, {rows['output price'][0]} out ({rows['input price'][1]})")
+    if profile.usd_in_per_m is None and profile.usd_out_per_m is None:
+        price = f"no price: {profile.price_source}"
+    else:
+        price = f"{rows['input price'][0]} in, {rows['output price'][0]} out ({profile.price_source})"
+    detail = (f"{client.model} ({profile.dialect}) · context {rows['context'][0]} ({rows['context'][1]}) · "
+              f"{price}")
     return [Check("LLM model", "ok", detail, network=True), _json_check(client)]
 
 

@@ -155,7 +155,7 @@ def static_profile(provider: str, base_url: str, model: str) -> ModelProfile:
         profile.schema_shape = facts.json_schema or "wrapped"
         profile.json_source = f"table ({facts.context_source})"
     elif provider != "workers-ai":
-        profile.price_source = "local or unknown server: no price (set prices.llm_*_usd_per_m)"
+        profile.price_source = "none for this server (prices.llm_*_usd_per_m set one)"
     return profile
 
 
