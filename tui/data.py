@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 from mia.agents.schedule.triggers import schedule_of
 from mia.store import agents as agent_store
 from mia.store import triggers as trigger_store
+from mia.store.reports import AgentReports
 from mia.store.workspace import Workspace
 from mia.tui.panel import AgentRow
-from mia.tui.screens import ReportView
+from mia.tui.report_screen import ReportView
 
 if TYPE_CHECKING:
     from mia.settings import Settings
@@ -44,14 +45,19 @@ def report_view(settings: Settings, registry: Registry, agent_id: str) -> Report
     sources: list[dict[str, Any]] = []
     if (folder / "sources.json").exists():
         try:
-            sources = list(json.loads((folder / "sources.json").read_text(encoding="utf-8")))
+            sources = [s for s in json.loads((folder / "sources.json").read_text(encoding="utf-8"))
+                       if isinstance(s, dict)]
         except (ValueError, TypeError):
             sources = []
+    sources.sort(key=lambda s: s["number"] if isinstance(s.get("number"), int) else 1 << 30)
     triggers = [_trigger_line(t) for t in trigger_store.list_triggers(registry, agent.id)]
     spend = registry.one("SELECT COALESCE(SUM(cost_usd), 0) AS cost FROM usage WHERE agent_id = ?", (agent.id,))
+    reports = AgentReports(folder, agent.slug)
+    notes = {n.new_version: n.summary for n in reports.change_notes() if n.new_version is not None}
     return ReportView(slug=agent.slug, status=agent.status, version=agent.report_version,
                       cost_usd=float((spend or {"cost": 0})["cost"]), report=report, sources=sources, triggers=triggers,
-                      path=report_path.relative_to(settings.workspace_root).as_posix())
+                      path=report_path.relative_to(settings.workspace_root).as_posix(),
+                      versions=reports.versions(), notes=notes, diff=reports.diff)
 
 
 def _trigger_line(trigger: trigger_store.TriggerRecord) -> str:

@@ -2,56 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Input, Label, MarkdownViewer, Static
+from textual.screen import ModalScreen
+from textual.widgets import Input, Label, Static
 
+from mia.tui.report_screen import ReportScreen, ReportView
 
-@dataclass
-class ReportView:
-    """What a report screen shows: the agent, its report, its sources."""
-
-    slug: str
-    status: str
-    version: int
-    cost_usd: float
-    report: str | None
-    sources: list[dict[str, object]]
-    path: str
-    triggers: list[str] = field(default_factory=list)  # one line each
-
-    def markdown(self) -> str:
-        """The report, or a note that there is none yet; sources are listed if the report lacks them."""
-        if self.report is None:
-            return f"# {self.slug}\n\nNo report yet (status: **{self.status}**)."
-        if "## Sources" in self.report or not self.sources:
-            return self.report
-        lines = [f"{s.get('number', '-')}. [{s.get('title', '')}]({s.get('url', '')})" for s in self.sources]
-        return self.report.rstrip() + "\n\n## Sources\n\n" + "\n".join(lines) + "\n"
-
-
-class ReportScreen(Screen[None]):
-    """An agent's report (MarkdownViewer with a table of contents) and its sources."""
-
-    BINDINGS = [Binding("escape,q", "app.pop_screen", "Back")]
-
-    def __init__(self, view: ReportView) -> None:
-        super().__init__()
-        self.view = view
-
-    def compose(self) -> ComposeResult:
-        v = self.view
-        yield Static(f"{v.slug} · {v.status.replace('_', ' ')} · report v{v.version} · {len(v.sources)} sources · "
-                     f"${v.cost_usd:.4f} · workspace/{v.path}", id="report-title", markup=False)
-        triggers = "; ".join(v.triggers) if v.triggers else \
-            f"none (add one with `mia triggers add {v.slug} --every 1w`)"
-        yield Static(f"Triggers: {triggers}", id="report-triggers", markup=False)
-        yield MarkdownViewer(v.markdown(), show_table_of_contents=False, id="report")
-        yield Footer()
+__all__ = ["PromptScreen", "ReportScreen", "ReportView", "UsageScreen"]
 
 
 class PromptScreen(ModalScreen[str | None]):

@@ -122,3 +122,21 @@ def make_finished_agent(*, slug: str = "dmd-treatments", reports: list[str] | No
         (folder / "changes").mkdir(exist_ok=True)
         (folder / "changes" / "20261108T080000Z.md").write_text(CHANGES, encoding="utf-8")
     return folder
+
+
+def big_report(*, kilobytes: int = 150, sources: int = 400) -> tuple[str, list[dict[str, Any]]]:
+    """A report of about `kilobytes` KB citing `sources` sources throughout, and those sources."""
+    listed = [paper(n, pmid=str(30000000 + n), title=f"Study {n} of a treatment for Duchenne muscular dystrophy",
+                    authors=[f"Author{n} AB"], journal="Journal of Trials", year=str(2000 + n % 25))
+              for n in range(1, sources + 1)]
+    parts = ["# DMD treatments", "", "_Research agent big · report v1 · 2026-11-30_", ""]
+    i = 0
+    while sum(len(p) + 1 for p in parts) < kilobytes * 1000:
+        i += 1
+        if i % 15 == 1:
+            parts += ["", f"## Part {i // 15 + 1}", ""]
+        parts.append(f"- Finding {i}: the treatment changed the outcome measured in this study, with the effect "
+                     f"size and follow-up the authors report [{i % sources + 1}][{(i * 7) % sources + 1}].")
+    parts += ["", "## Sources", ""]
+    parts += [source_entry(Source.model_validate(s)) for s in listed]
+    return "\n".join(parts) + "\n", listed

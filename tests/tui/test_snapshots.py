@@ -21,6 +21,7 @@ from mia.store import conversations as conv_store
 from mia.store import triggers as trigger_store
 from mia.store.db import Registry, open_registry
 from mia.tui.app import MiaApp, create_app
+from mia.tui.report_screen import SourceScreen
 from mia.tui.screens import ReportScreen, UsageScreen
 
 SIZE = (130, 36)
@@ -47,7 +48,9 @@ approval for ambulatory boys, with a confirmatory trial that missed its primary 
 SOURCES = [
     {"number": 1, "title": "Eteplirsen for the treatment of Duchenne muscular dystrophy",
      "url": "https://pubmed.ncbi.nlm.nih.gov/26573217/"},
-    {"number": 2, "title": "EMBARK: micro-dystrophin gene therapy, 52-week results",
+    {"number": 2, "title": "EMBARK: micro-dystrophin gene therapy, 52-week results", "kind": "trial",
+     "identifier": "NCT05096221", "status": "COMPLETED", "phases": ["PHASE3"], "sponsor": "Sarepta Therapeutics",
+     "date": "2021-10", "evidence_level": "2 (randomised trial)",
      "url": "https://clinicaltrials.gov/study/NCT05096221"},
     {"number": 3, "title": "Givinostat in Duchenne muscular dystrophy (EPIDYS)",
      "url": "https://pubmed.ncbi.nlm.nih.gov/38428442/"},
@@ -144,9 +147,26 @@ def test_an_agents_report_with_its_sources(snap_compare: Any, seeded: Settings) 
     async def open_report(pilot: Pilot[None]) -> None:
         await settle(pilot, loaded(app))
         await pilot.press("ctrl+o")
-        await settle(pilot, lambda: isinstance(app.screen, ReportScreen))
+        await settle(pilot, lambda: isinstance(app.screen, ReportScreen) and report_rendered(app))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_report)
+
+
+def report_rendered(app: MiaApp) -> bool:
+    return "Enter or click" in str(app.screen.query_one("#report-status").render())
+
+
+def test_a_citation_followed_to_its_source(snap_compare: Any, seeded: Settings) -> None:
+    app = make_app(seeded)
+
+    async def follow(pilot: Pilot[None]) -> None:
+        await settle(pilot, loaded(app))
+        await pilot.press("ctrl+o")
+        await settle(pilot, lambda: isinstance(app.screen, ReportScreen) and report_rendered(app))
+        await pilot.press("n", "n", "enter")
+        await settle(pilot, lambda: isinstance(app.screen, SourceScreen))
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=follow)
 
 
 def test_the_usage_table(snap_compare: Any, seeded: Settings) -> None:

@@ -16,7 +16,6 @@ from fakes.chat_llm import ChatLLM
 from fakes.research_llm import ResearchLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 from textual.pilot import Pilot
-from textual.widgets import MarkdownViewer
 
 from mia.agents.llm.client import LLMClient
 from mia.errors import MissingCredentialError
@@ -25,6 +24,7 @@ from mia.store import conversations as conv_store
 from mia.store.db import open_registry
 from mia.tools.http import RetryPolicy
 from mia.tui.app import MiaApp, create_app
+from mia.tui.report_lines import ReportLines
 from mia.tui.screens import ReportScreen, UsageScreen
 from mia.tui.widgets import AnswerBlock, HistoryAnswer, NoteBlock, UserBlock
 
@@ -205,8 +205,9 @@ def test_research_started_in_the_conversation_appears_in_the_panel_and_finishes(
         await until(pilot, lambda: any("finished: done" in str(n.render()) for n in app.query(NoteBlock)))
         await pilot.press("ctrl+o")
         await until(pilot, lambda: isinstance(app.screen, ReportScreen))
-        viewer = app.screen.query_one(MarkdownViewer)
-        assert "## Summary" in viewer.document.source and "## Sources" in viewer.document.source
+        lines = app.screen.query_one("#report-lines", ReportLines)
+        await until(pilot, lambda: any("Summary" in strip.text for strip in lines.strips))
+        assert app.screen.view.sources and "## Sources" in (app.screen.view.report or "")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, ReportScreen))
 
