@@ -196,8 +196,9 @@ class LLMClient:
             return self._complete(msgs, tools=tools if with_tools else None, max_tokens=max_tokens,
                                   temperature=temperature)
 
-        return finish_answer(ask, messages, ask(messages, _ignore, True), max_tokens=max_tokens or self.max_tokens,
-                             model=self.model, on_text=_ignore)
+        first = ask(messages, _ignore, True)
+        return finish_answer(ask, messages, first, max_tokens=self._sent_max_tokens(max_tokens), model=self.model,
+                             on_text=_ignore)
 
     def stream(self, messages: list[dict[str, Any]], *, on_text: Callable[[str], None],
                tools: list[dict[str, Any]] | None = None, max_tokens: int | None = None) -> LLMResponse:
@@ -216,8 +217,9 @@ class LLMClient:
         def ask(msgs: list[dict[str, Any]], emit: Callable[[str], None], with_tools: bool) -> LLMResponse:
             return self._stream_turn(msgs, emit, tools=tools if with_tools else None, max_tokens=max_tokens)
 
-        return finish_answer(ask, messages, ask(messages, on_text, True), max_tokens=max_tokens or self.max_tokens,
-                             model=self.model, on_text=on_text)
+        first = ask(messages, on_text, True)
+        return finish_answer(ask, messages, first, max_tokens=self._sent_max_tokens(max_tokens), model=self.model,
+                             on_text=on_text)
 
     def _stream_turn(self, messages: list[dict[str, Any]], on_text: Callable[[str], None], *,
                      tools: list[dict[str, Any]] | None, max_tokens: int | None) -> LLMResponse:
@@ -330,7 +332,7 @@ class LLMClient:
         # Always send max_tokens: Workers AI otherwise stops at 256 tokens.
         body: dict[str, Any] = {
             "messages": [string_content(m) for m in messages],
-            "max_tokens": self._known_profile().completion_tokens(max_tokens or self.max_tokens),
+            "max_tokens": self._sent_max_tokens(max_tokens),
             "temperature": self.temperature if temperature is None else temperature,
             "stream": stream,
         }
@@ -375,6 +377,10 @@ class LLMClient:
             gate.release()
             return response
         return _release_on_close(response, gate)
+
+    def _sent_max_tokens(self, max_tokens: int | None) -> int:
+        """The max_tokens a request carries: the wanted number (default llm.max_tokens) fitted to the context."""
+        return self._known_profile().completion_tokens(max_tokens or self.max_tokens)
 
     def _known_profile(self) -> ModelProfile:
         """The profile without a discovery request for Workers AI (its table is enough to size a request)."""

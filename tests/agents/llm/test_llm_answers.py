@@ -184,3 +184,13 @@ def test_a_stream_without_usage_is_counted_from_an_estimate_and_marked() -> None
 def test_quoting_the_instructions_in_a_finished_answer_is_still_an_answer() -> None:
     reply = make_client(Service(legacy(f"My instructions say: {SYSTEM}", completion_tokens=60))).chat(ASK)
     assert reply.text.startswith("My instructions say:")
+
+
+def test_a_legacy_answer_cut_at_the_max_tokens_fitted_to_the_context_is_continued() -> None:
+    from mia.agents.llm.profile import static_profile
+
+    sent = static_profile("workers-ai", "https://api.cloudflare.com/client/v4", LLAMA).completion_tokens(10**6)
+    service = Service(legacy("Cut at the fitted limit", completion_tokens=sent), legacy("and done.", 20))
+    reply = make_client(service, max_tokens=10**6).chat(ASK)
+    assert service.bodies[0]["max_tokens"] == sent < 10**6
+    assert reply.text == "Cut at the fitted limit and done." and reply.continuations == 1
