@@ -186,3 +186,32 @@ def test_research_continues_a_report_cut_off_at_max_tokens(mia_home: Any) -> Non
     assert len(synth) == 2
     report = (mia_home / "workspace" / "agents" / "dmd-treatments" / "report.md").read_text()
     assert "## Open questions" in report and "Long-term durability remains uncertain." in report
+
+
+def test_research_whose_report_stream_stalls_fails_in_bounds_and_resumes_after(mia_home: Any) -> None:
+    from .conftest import base_env
+
+    with FakeServices(llm=ResearchLLM(), stream_pause=0, stream_fault="keepalive") as fake:
+        cli = Mia({**base_env(mia_home), **fake.env(), "MIA_LLM_TIMEOUT": "1"})
+        started = time.monotonic()
+        failed = cli.run("research", "DMD treatments", "--depth", "quick")
+        assert failed.returncode == 1 and time.monotonic() - started < 90
+        assert "no content for 1 s" in failed.stderr and "llm.timeout" in failed.stderr
+        assert "Traceback" not in failed.stderr
+        fake.stream_fault = "no_usage"  # the server recovers, but reports no usage in its streams
+        resumed = cli.run("agents", "resume", "dmd-treatments", "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        assert json.loads(resumed.stdout)["status"] == "done"
+    rows = usage_rows(mia_home)
+    synth = [r for r in rows if r["step_key"] == "synthesize"]
+    assert synth and synth[-1]["estimated"] == 1 and synth[-1]["cost_usd"] > 0
+
+
+def test_ask_whose_stream_stops_sending_content_keeps_what_was_shown_and_fails(mia: Mia, chat: ScriptedLLM,
+                                                                                services: FakeServices) -> None:
+    services.stream_fault = "stall"
+    chat.push("Eteplirsen raised dystrophin in treated boys, and the confirmatory trial is still running.")
+    result = mia.run("ask", "eteplirsen?", extra_env={"MIA_LLM_MODEL": QWEN, "MIA_LLM_TIMEOUT": "1"})
+    assert result.returncode == 1 and "no content for 1 s" in result.stderr
+    assert result.stdout.startswith("Eteplirsen")  # what arrived stays on screen; it was not asked again
+    assert services.count("workers-ai", path_contains="/ai/run/") == 1
