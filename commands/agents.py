@@ -55,7 +55,8 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
     out_console().print(make_table(
         ("name", "status", "report", "cost", "last run", "question"),
         ((r["name"], r["status"], f"v{r['report_version']}" if r["report_version"] else "-", f"${r['cost_usd']:.4f}",
-          (r["last_run_at"] or "-")[:16], r["question"][:60]) for r in rows), fold=True))
+          (r["last_run_at"] or "-")[:16].replace("T", " "), r["question"][:60]) for r in rows),
+        keep=("name", "status", "last run")))
 
 
 @app.command("show")

@@ -194,4 +194,4 @@ def _list_conversations(json_out: bool) -> None:
     out_console().print(make_table(
         ("id", "title", "updated", "messages"),
         ((r["id"], r["title"], r["updated_at"][:16].replace("T", " "), str(r["messages"])) for r in rows),
-        right=("messages",)))
+        right=("messages",), keep=("id", "updated", "messages")))

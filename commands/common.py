@@ -15,17 +15,25 @@ if TYPE_CHECKING:
     from mia.store.db import Registry
 
 
-def err_console() -> Console:
-    """Progress, notices and errors go to stderr so stdout stays clean for pipes."""
+PIPE_WIDTH = 10_000  # into a pipe or a file, lines are never wrapped at 80 columns
+
+
+def console_for(stream: Any) -> Console:
+    """A plain Rich console on `stream`: the terminal's width at a terminal; unwrapped into a pipe or file."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False, markup=False)
+    tty = stream.isatty()
+    return Console(file=stream, highlight=False, markup=False, soft_wrap=not tty,
+                   width=None if tty else PIPE_WIDTH)
+
+
+def err_console() -> Console:
+    """Progress, notices and errors go to stderr so stdout stays clean for pipes."""
+    return console_for(sys.stderr)
 
 
 def out_console() -> Console:
-    from rich.console import Console
-
-    return Console(highlight=False, markup=False)
+    return console_for(sys.stdout)
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -60,14 +68,24 @@ def _notice_abandoned(registry: Registry) -> None:
 
 
 def make_table(columns: Sequence[str], rows: Iterable[Sequence[str]], *, right: Sequence[str] = (),
-               fold: bool = False) -> Table:
-    """mia's plain tables: bold headers, no box; `right` columns are right-aligned, `fold` wraps long cells."""
+               fold: bool = False, keep: Sequence[str] = ()) -> Table:
+    """mia's plain tables: bold headers, no box; `right` columns are right-aligned, `fold` wraps long cells.
+
+    `keep` columns (keys, ids, paths, timestamps) are never cut or wrapped: they take the width of their
+    longest cell, and the other columns wrap to make room.
+    """
     from rich.table import Table
 
+    rows = [tuple(row) for row in rows]
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in columns:
-        table.add_column(column, justify="right" if column in right else "left",
-                         overflow="fold" if fold else "ellipsis")
+    for i, column in enumerate(columns):
+        if column in keep:
+            longest = max([len(column), *(len(str(row[i])) for row in rows)])
+            table.add_column(column, justify="right" if column in right else "left", no_wrap=True,
+                             min_width=longest, overflow="ignore")
+        else:
+            table.add_column(column, justify="right" if column in right else "left",
+                             overflow="fold" if (fold or keep) else "ellipsis")
     for row in rows:
         table.add_row(*row)
     return table

@@ -9,6 +9,8 @@ import typer
 
 from mia.commands.common import err_console, load_settings, make_table, out_console, print_json
 
+WIDE = 120  # narrower terminals leave out the environment column, so keys and values are not cut
+
 app = typer.Typer(help="Show and change settings (config.toml, secrets.toml).", no_args_is_help=True)
 
 
@@ -21,9 +23,15 @@ def show(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] =
     if json_out:
         print_json([{k: r[k] for k in ("key", "value", "source", "secret", "env")} for r in rows])
         return
-    out_console().print(make_table(
-        ("setting", "value", "source", "environment"),
-        ((r["key"], ("" if r["value"] is None else str(r["value"])) or "-", r["source"], r["env"]) for r in rows)))
+    console = out_console()
+    narrow = console.is_terminal and console.width < WIDE
+    columns = ("setting", "value", "source") if narrow else ("setting", "value", "source", "environment")
+    console.print(make_table(columns, ((r["key"], ("" if r["value"] is None else str(r["value"])) or "-",
+                                        r["source"], r["env"])[: len(columns)] for r in rows),
+                             keep=("setting", "environment")))
+    if narrow:
+        err_console().print("Each setting's environment variable is MIA_ and its key in capitals "
+                            "(`mia config show --json` lists them).")
 
 
 def _read_secret(key: str) -> str:

@@ -87,4 +87,6 @@ class Progress:
 
 
 def stderr_console() -> Console:
-    return Console(file=sys.stderr, highlight=False, markup=False)
+    from mia.commands.common import console_for
+
+    return console_for(sys.stderr)

@@ -23,6 +23,22 @@ def trigger_json(t: Any) -> dict[str, Any]:
             "last_slot": t.last_slot, "deployed": bool(t.deployed), "created_at": t.created_at}
 
 
+def local_time(stamp: str | None, tz: str) -> str:
+    """A stored UTC time in the trigger's time zone, e.g. '2026-12-01 09:00 CET'; '-' for none."""
+    if not stamp:
+        return "-"
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    when = datetime.fromisoformat(stamp).astimezone(ZoneInfo(tz or "UTC"))
+    return when.strftime("%Y-%m-%d %H:%M ") + (when.tzname() or tz)
+
+
+def next_run(t: Any) -> str:
+    """When the trigger fires next, in its own time zone; a paused trigger shows none."""
+    return local_time(t.next_due, t.tz) if t.enabled else "- (paused)"
+
+
 @app.command("add")
 def add(
     agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
@@ -65,7 +81,7 @@ def add(
         err_console().print(f"{owner.slug}: {filters.describe()}")
     verb = "Added" if created else "Already there:"
     err_console().print(f"{verb} trigger {record.id} for {record.agent}: {trigger_json(record)['schedule']}, "
-                        f"next {record.next_due or 'never'}")
+                        f"next {next_run(record) if record.next_due else 'never'}")
 
 
 @app.command("list")
@@ -87,9 +103,9 @@ def list_(agent: Annotated[str | None, typer.Option("--agent", help="Only this a
         err_console().print("No triggers. Add one with: mia triggers add AGENT --every 1d")
         return
     out_console().print(make_table(
-        ("id", "agent", "schedule", "state", "next due", "instruction"),
-        ((str(t.id), t.agent, schedule_of(t).describe(), t.state, t.next_due or "-", t.instruction[:50])
-         for t in triggers), fold=True))
+        ("id", "agent", "schedule", "state", "next run", "instruction"),
+        ((str(t.id), t.agent, schedule_of(t).describe(), t.state, next_run(t), t.instruction[:50])
+         for t in triggers), keep=("id", "agent", "next run")))
 
 
 @app.command("show")
@@ -99,13 +115,14 @@ def show(trigger_id: Annotated[int, typer.Argument(help="Trigger id.", autocompl
     from mia.store.triggers import fires, get_trigger
 
     _, registry = open_state()
-    data = {**trigger_json(get_trigger(registry, trigger_id)), "fires": fires(registry, trigger_id)}
+    trigger = get_trigger(registry, trigger_id)
+    data = {**trigger_json(trigger), "fires": fires(registry, trigger_id)}
     if json_out:
         print_json(data)
         return
     console = out_console()
     console.print(f"trigger {data['id']} · {data['agent']} · {data['schedule']} · "
-                  f"{'on' if data['enabled'] else 'paused'} · next {data['next_due'] or '-'}")
+                  f"{'on' if data['enabled'] else 'paused'} · next {next_run(trigger)}")
     if data["instruction"]:
         console.print(f"instruction: {data['instruction']}")
     for fire in data["fires"]:
