@@ -148,3 +148,15 @@ def test_ask_with_background_research_on_a_one_at_a_time_server(dialect: str, mi
         assert fake.count("openai", path_contains="/chat/completions") > 3
         assert json.loads((mia_home / "workspace" / "agents" / "dmd-treatments" / "sources.json").read_text())
 
+
+
+def test_a_model_slower_than_llm_timeout_is_asked_twice_and_named(mia_home: Path) -> None:
+    local = LocalServer("llama.cpp", n_ctx=8192, slots=1, tokens_per_s=40)  # a plan takes ~4.5 s
+    with FakeServices(llm=ResearchLLM(), local=local) as fake:
+        mia = Mia({**base_env(mia_home), **local_env(fake), "MIA_LLM_TIMEOUT": "1"})
+        result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+        plans = [body for body in local.received if "[mia:plan]" in body["messages"][0]["content"]]
+    assert len(plans) == 2 and plans[0] == plans[1]  # retried once, the identical request
+    out = json.loads(result.stdout)
+    text = f"{out.get('error', '')} {out.get('hint', '')} {' '.join(out.get('notices', []))} {result.stderr}"
+    assert "llm.timeout" in text and "network" not in text.lower()

@@ -61,6 +61,7 @@ class LocalServer:
     peak: int = 0
     active: int = 0
     refused: list[str] = field(default_factory=list)  # response_format types answered with an error
+    received: list[dict[str, Any]] = field(default_factory=list)  # chat requests accepted, as they arrived
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _slots: threading.Semaphore = field(init=False)
 
@@ -138,6 +139,8 @@ class LocalServer:
 
     def adjust(self, body: dict[str, Any]) -> dict[str, Any]:
         """The request as the server reads it: llama-cpp-python ignores stream_options (no usage in streams)."""
+        with self._lock:
+            self.received.append(body)
         if self.dialect == "llama-cpp-python":
             return {k: v for k, v in body.items() if k != "stream_options"}
         return body
