@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -73,5 +74,6 @@ def test_completion_code_is_not_loaded_by_mia_help() -> None:
     code = ("import sys; from mia.commands.app import main; import contextlib, io\n"
             "with contextlib.redirect_stdout(io.StringIO()): main(['--help'])\n"
             "print('mia.settings' in sys.modules, 'sqlite3' in sys.modules)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          cwd=tempfile.gettempdir())  # the checkout's mia/ would shadow the installed package
     assert done.stdout.split() == ["False", "False"], done.stderr

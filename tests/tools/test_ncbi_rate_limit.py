@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -64,6 +65,7 @@ def test_two_processes_share_the_limit(mia_home: Path) -> None:
     with FakeServices(ncbi_rate_limit=True) as fake:
         env = {**os.environ, **fake.env()}
         workers = [subprocess.Popen([sys.executable, "-c", WORKER.format(queries=QUERIES)], env=env,
+                                    cwd=tempfile.gettempdir(),  # the checkout's mia/ would shadow the package
                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         results = [w.communicate(timeout=120) for w in workers]
         times = arrivals(fake)
