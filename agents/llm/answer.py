@@ -36,7 +36,7 @@ def is_cut(reply: LLMResponse, max_tokens: int) -> bool:
     return reply.finish_reason is None and not reply.usage.estimated and max_tokens > 0 and reported == max_tokens
 
 
-def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, *, max_tokens: int, model: str,
+def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, *, max_tokens: int, no_think: bool,
                   on_text: Callable[[str], None]) -> LLMResponse:
     """The whole answer: an empty one asked once more with reasoning discouraged, a cut one continued.
 
@@ -47,7 +47,7 @@ def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, 
     reply = first
     usages = [first.usage]
     if not reply.text.strip() and not reply.tool_calls:
-        reply = ask(without_reasoning(messages, model), on_text, True)
+        reply = ask(without_reasoning(messages, no_think), on_text, True)
         usages.append(reply.usage)
         if not reply.text.strip() and not reply.tool_calls:
             raise _empty(first, max_tokens, merge_usage(usages))
@@ -74,18 +74,18 @@ def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, 
                                     "truncated": is_cut(last, max_tokens)})
 
 
-def without_reasoning(messages: list[dict[str, Any]], model: str) -> list[dict[str, Any]]:
+def without_reasoning(messages: list[dict[str, Any]], no_think: bool) -> list[dict[str, Any]]:
     """The messages with reasoning discouraged: a note in the system prompt, and Qwen3's `/no_think` switch.
 
-    Qwen3 documents `/no_think` in a user or system message as turning thinking off for that turn; other
-    models get only the note.
+    Qwen3 documents `/no_think` in a user or system message as turning thinking off for that turn; a model
+    whose profile says it honours it (`no_think`) gets it, other models get only the note.
     """
     out = list(messages)
     if out and out[0].get("role") == "system":
         out[0] = {**out[0], "content": f"{out[0].get('content') or ''}\n\n{DIRECT_NOTE}"}
     else:
         out.insert(0, {"role": "system", "content": DIRECT_NOTE})
-    if "qwen3" in model.lower():
+    if no_think:
         last = max((i for i, m in enumerate(out) if m.get("role") == "user"), default=None)
         if last is not None and isinstance(out[last].get("content"), str):
             out[last] = {**out[last], "content": f"{out[last]['content']} /no_think"}

@@ -36,6 +36,8 @@ class ModelFacts:
     price_source: str
     neurons_per_m: tuple[float, float] | None = None  # overrides the $-derived neurons when the docs give them
     tool_call_ids: bool = False  # a legacy model whose schema takes `tool_call_id` on tool messages
+    no_think: bool = False  # honours Qwen3's `/no_think` soft switch (Qwen3 model card, "Switching Between
+    # Thinking and Non-Thinking Mode")
 
     @property
     def neurons(self) -> tuple[float, float] | None:
@@ -58,7 +60,7 @@ WORKERS_AI: dict[str, ModelFacts] = {facts.model: facts for facts in (
     ModelFacts("@cf/meta/llama-4-scout-17b-16e-instruct", 131_000, 0.27, 0.85, "legacy", "bare",
                _doc("llama-4-scout-17b-16e-instruct"), _doc("llama-4-scout-17b-16e-instruct"), tool_call_ids=True),
     ModelFacts("@cf/qwen/qwen3-30b-a3b-fp8", 32_768, 0.051, 0.34, "openai", "wrapped",
-               _doc("qwen3-30b-a3b-fp8"), _doc("qwen3-30b-a3b-fp8")),
+               _doc("qwen3-30b-a3b-fp8"), _doc("qwen3-30b-a3b-fp8"), no_think=True),
     ModelFacts("@cf/openai/gpt-oss-120b", 128_000, 0.35, 0.75, "openai", "wrapped",
                _doc("gpt-oss-120b"), _doc("gpt-oss-120b")),
     ModelFacts("@cf/openai/gpt-oss-20b", None, 0.20, 0.30, "openai", "wrapped",

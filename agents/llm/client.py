@@ -197,7 +197,8 @@ class LLMClient:
                                   temperature=temperature)
 
         first = ask(messages, _ignore, True)
-        return finish_answer(ask, messages, first, max_tokens=self._sent_max_tokens(max_tokens), model=self.model,
+        return finish_answer(ask, messages, first, max_tokens=self._sent_max_tokens(max_tokens),
+                             no_think=self._known_profile().no_think,
                              on_text=_ignore)
 
     def stream(self, messages: list[dict[str, Any]], *, on_text: Callable[[str], None],
@@ -218,7 +219,8 @@ class LLMClient:
             return self._stream_turn(msgs, emit, tools=tools if with_tools else None, max_tokens=max_tokens)
 
         first = ask(messages, on_text, True)
-        return finish_answer(ask, messages, first, max_tokens=self._sent_max_tokens(max_tokens), model=self.model,
+        return finish_answer(ask, messages, first, max_tokens=self._sent_max_tokens(max_tokens),
+                             no_think=self._known_profile().no_think,
                              on_text=on_text)
 
     def _stream_turn(self, messages: list[dict[str, Any]], on_text: Callable[[str], None], *,

@@ -79,6 +79,7 @@ class ModelProfile:
     schema_shape: str = "wrapped"
     output_shape: str | None = None
     tool_call_ids: bool = False  # a legacy Workers AI model that takes `tool_call_id` on tool messages
+    no_think: bool = False  # the model honours Qwen3's `/no_think` switch (table, or its chat template)
     slots: int | None = None
     slots_source: str = "unknown"
     model_listed: bool | None = None
@@ -152,6 +153,7 @@ def static_profile(provider: str, base_url: str, model: str) -> ModelProfile:
         profile.usd_in_per_m, profile.usd_out_per_m = facts.usd_in_per_m, facts.usd_out_per_m
         profile.price_source = facts.price_source
         profile.output_shape, profile.tool_call_ids = facts.output, facts.tool_call_ids
+        profile.no_think = facts.no_think
         profile.schema_shape = facts.json_schema or "wrapped"
         profile.json_source = f"table ({facts.context_source})"
     elif provider != "workers-ai":
@@ -311,6 +313,9 @@ def _discover_openai(profile: ModelProfile, http: httpx.Client, headers: dict[st
         if isinstance(settings, dict):
             profile.answered, dialect = True, "llama.cpp"
             _set_context(profile, settings.get("n_ctx"), "llama.cpp /props n_ctx")
+            # a chat template with Qwen3's `enable_thinking` switch: the model was trained on `/no_think` too
+            # (Qwen3 model card, "Switching Between Thinking and Non-Thinking Mode")
+            profile.no_think = "enable_thinking" in str(props.get("chat_template", ""))
             if isinstance(props.get("total_slots"), int) and props["total_slots"] > 0:
                 profile.slots, profile.slots_source = props["total_slots"], "llama.cpp /props total_slots"
                 _apply_dialect_keep_slots(profile, dialect)

@@ -250,3 +250,12 @@ def test_one_slot_means_one_request_at_a_time(mia_home: Path) -> None:
     for t in threads:
         t.join()
     assert peak[0] == 1
+
+
+def test_the_no_think_switch_comes_from_the_chat_template_not_the_models_name(mia_home: Path) -> None:
+    """A local Qwen3 served under any name still gets /no_think; a model named 'qwen3-…' without it does not."""
+    for template, expected in (("{%- if enable_thinking is defined %}…", True), ("{{ messages }}", False)):
+        server = Server({"/v1/models": {"data": [{"id": "qwen3-8b", "owned_by": "llamacpp"}]},
+                         "/props": {"default_generation_settings": {"n_ctx": 4096}, "total_slots": 1,
+                                    "chat_template": template}})
+        assert client(server, mia_home / str(expected), model="qwen3-8b").profile.no_think is expected
