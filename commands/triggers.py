@@ -80,6 +80,8 @@ def add(
     if not given.is_empty():
         err_console().print(f"{owner.slug}: {filters.describe()}")
     verb = "Added" if created else "Already there:"
+    if not created and record.kind == "every" and record.tz != (tz or "UTC"):
+        verb = f"Same schedule ({trigger_json(record)['schedule']} is the same in every time zone), already there:"
     err_console().print(f"{verb} trigger {record.id} for {record.agent}: {trigger_json(record)['schedule']}, "
                         f"next {next_run(record) if record.next_due else 'never'}")
 

@@ -59,6 +59,20 @@ def run(
     log = _log_to(settings.home / "logs" / "triggers.log")
     summary = _run_pass(settings, registry, moment, log, dry_run)
     _report(summary, json_out=json_out, dry_run=dry_run)
+    if dry_run and not json_out and not summary.fires and not summary.recovered:
+        typer.echo(f"nothing due; next: {_next_due(registry)}")  # asked for by a person, so say so
+
+
+def _next_due(registry: Any) -> str:
+    """The soonest next run of an enabled trigger, in its own time zone, or 'none scheduled'."""
+    from mia.commands.triggers import next_run
+    from mia.store.triggers import list_triggers
+
+    waiting = [t for t in list_triggers(registry, None) if t.enabled and t.next_due and not t.deployed]
+    if not waiting:
+        return "none scheduled"
+    soonest = min(waiting, key=lambda t: t.next_due or "")
+    return f"{next_run(soonest)} (trigger {soonest.id}, {soonest.agent})"
 
 
 def _run_pass(settings: Any, registry: Any, moment: datetime, log: Any, dry_run: bool) -> Any:

@@ -52,6 +52,13 @@ def add_trigger(registry: Registry, *, agent_id: str, kind: str, spec: str, tz: 
     return TriggerRecord.model_validate(row), created
 
 
+def same_interval(registry: Registry, *, agent_id: str, spec: str, instruction: str) -> TriggerRecord | None:
+    """The agent's interval trigger with this spec and instruction, in any time zone (an interval has none)."""
+    row = registry.one(f"{SELECT} WHERE t.agent_id = ? AND t.kind = 'every' AND t.spec = ? AND t.instruction = ? "
+                       "ORDER BY t.id LIMIT 1", (agent_id, spec, instruction))
+    return TriggerRecord.model_validate(row) if row else None
+
+
 def get_trigger(registry: Registry, trigger_id: int) -> TriggerRecord:
     row = registry.one(f"{SELECT} WHERE t.id = ?", (trigger_id,))
     if row is None:

@@ -100,6 +100,21 @@ def parse_interval(text: str) -> int:
     return seconds
 
 
+def _not_too_often(cron: str, zone: str, now: datetime, sample: int = 200) -> None:
+    """Refuse a cron that fires more often than the shortest `--every` interval (5m), as --every does."""
+    fires = CronSim(cron, now.astimezone(ZoneInfo(zone)))
+    previous = next(fires)
+    for _ in range(sample):
+        current = next(fires)
+        gap = (current - previous).total_seconds()
+        if gap < MIN_INTERVAL:
+            minutes = max(1, int(gap // 60))
+            raise UsageError(f"'{cron}' is too often: it fires {minutes} minute{'s' if minutes > 1 else ''} apart, "
+                             "and the shortest interval is 5m (as for --every).",
+                             'Fire every 5 minutes at most, e.g. "*/5 * * * *", or use --every 5m.')
+        previous = current
+
+
 def format_interval(seconds: int) -> str:
     for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
         if seconds % size == 0:
@@ -125,6 +140,7 @@ def build_schedule(*, cron: str | None, tz: str | None, every: str | None, at: s
         except (CronSimError, ValueError) as exc:
             raise UsageError(f"'{cron}' is not a valid cron expression: {exc}.",
                              'Five fields: minute hour day month weekday, e.g. "0 8 * * 1".') from None
+        _not_too_often(cron, zone, now)
         return Schedule("cron", " ".join(cron.split()), zone)
     if every:
         return Schedule("every", str(parse_interval(every)), zone)

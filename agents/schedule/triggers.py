@@ -54,6 +54,11 @@ def add(registry: Registry, *, agent_ref: str, cron: str | None, tz: str | None,
     now = now or datetime.now(UTC)
     agent = agent_store.get_agent(registry, agent_ref)
     schedule = build_schedule(cron=cron, tz=tz, every=every, at=at, now=now)
+    if schedule.kind == "every":  # an interval is the same in every time zone: one trigger, whatever its zone
+        same = trigger_store.same_interval(registry, agent_id=agent.id, spec=schedule.spec,
+                                           instruction=instruction.strip())
+        if same is not None:
+            return same, False
     anchor = now.replace(microsecond=0)
     first = Schedule(schedule.kind, schedule.spec, schedule.tz, anchor).next_after(now)
     record, created = trigger_store.add_trigger(
