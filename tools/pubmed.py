@@ -48,6 +48,7 @@ class Article:
     doi: str | None = None
     publication_types: list[str] = field(default_factory=list)
     retracted: bool = False
+    pmcid: str | None = None  # PubmedData/ArticleIdList/ArticleId[@IdType="pmc"]: open in PMC
 
 
 NCBI_HEADROOM = 0.95  # NCBI counts arrivals, not sends: aim a little under so network jitter never tips it over
@@ -204,7 +205,7 @@ def _journal_article(element: ET.Element) -> Article | None:
     date = _date(article.find("Journal/JournalIssue/PubDate")) or _date(article.find("ArticleDate"))
     return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(article.find("Abstract")),
                    journal=journal, date=date, authors=_authors(article.find("AuthorList")), doi=_doi(element),
-                   **_design(citation, article))
+                   pmcid=_article_id(element, "pmc"), **_design(citation, article))
 
 
 def _book_article(element: ET.Element) -> Article | None:
@@ -217,6 +218,14 @@ def _book_article(element: ET.Element) -> Article | None:
     return Article(pmid=pmid, title=title or f"PMID {pmid}", abstract=_abstract(document.find("Abstract")),
                    journal=book, date=_date(document.find("Book/PubDate")),
                    authors=_authors(document.find("AuthorList")))
+
+
+def _article_id(element: ET.Element, kind: str) -> str | None:
+    """An id of PubmedData's ArticleIdList by IdType (pubmed, doi, pmc, ...), or None."""
+    for found in element.iterfind(f"PubmedData/ArticleIdList/ArticleId[@IdType='{kind}']"):
+        if clean(found.text):
+            return clean(found.text)
+    return None
 
 
 def _doi(element: ET.Element) -> str | None:
@@ -306,4 +315,5 @@ def to_source(article: Article, query: str) -> Source:
     return Source(kind="pubmed", url=f"https://pubmed.ncbi.nlm.nih.gov/{article.pmid}/", title=article.title,
                   identifier=article.pmid, date=article.date, snippet=trim(snippet), query=query,
                   authors=article.authors, journal=article.journal or None, doi=article.doi,
-                  publication_types=article.publication_types, retracted=article.retracted)
+                  publication_types=article.publication_types, retracted=article.retracted,
+                  aliases=[article.pmcid] if article.pmcid else [])

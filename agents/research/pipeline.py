@@ -17,7 +17,7 @@ from mia.agents.research.carry import carry_forward
 from mia.agents.research.changes import compute_changes, render_changes
 from mia.agents.research.dedupe import collate, index_of, unique_queries
 from mia.agents.research.engine import RunContext
-from mia.agents.research.evidence import check_against_sources
+from mia.agents.research.fulltext import FullTextReader, check_with_full_text
 from mia.agents.research.levels import retraction_notice, uncite_retracted, withhold_retracted
 from mia.agents.research.numbering import renumber_citations
 from mia.agents.research.planning import query_for
@@ -35,6 +35,7 @@ from mia.agents.research.synthesis import (
 from mia.errors import BudgetExceeded, IncompleteStream, ServiceError, SourcesUnreachable, UnusableAnswer
 from mia.models import Source, Usage
 from mia.store import runs as run_store
+from mia.tools.passages import Passage
 from mia.tools.search import SearchClient, SearchResult
 
 PIPELINE_VERSION = "research/1"
@@ -64,7 +65,8 @@ class ResearchPipeline:
 
     def __init__(self, *, params: dict[str, Any], llm: LLMClient | None, clients: dict[str, SearchClient],
                  write_files: Callable[[dict[str, Any]], dict[str, str]], budget: Budget,
-                 concurrency: int, on_event: EventSink, context_tokens: int = 0) -> None:
+                 concurrency: int, on_event: EventSink, context_tokens: int = 0,
+                 fulltext: FullTextReader | None = None) -> None:
         self.params = params
         self.llm = llm
         self.clients = clients
@@ -81,6 +83,8 @@ class ResearchPipeline:
         self.no_evidence = False
         self.unverified: list[dict[str, Any]] = []
         self.search_log: list[dict[str, Any]] = []  # every search sent, for search_log.json and the report
+        self.fulltext = fulltext
+        self.full_text_shown: dict[int, list[Passage]] = {}  # source number -> full-text passages extracted from
 
     # --- the body -------------------------------------------------------------------------
 
@@ -271,10 +275,13 @@ class ResearchPipeline:
             candidates = [by_number[n] for n in by_subq.get(i, [])]
             if not candidates:
                 return []
-            batch = rank_sources(f"{plan[i]['question']} {plan[i].get('query', '')}", candidates,
-                                 SOURCES_PER_EXTRACT)  # the best-matching sources get the extraction budget
+            query = f"{plan[i]['question']} {plan[i].get('query', '')}"
+            batch = rank_sources(query, candidates, SOURCES_PER_EXTRACT)  # the best get the extraction budget
+            shown = self.fulltext.read(ctx, batch, query) if self.fulltext else {}  # open full text, ranked
+            self.full_text_shown.update(shown)
             try:
-                return ctx.step(f"extract/{i}", lambda: self._extract_call(ctx, i, plan[i]["question"], batch))
+                return ctx.step(f"extract/{i}",
+                                lambda: self._extract_call(ctx, i, plan[i]["question"], batch, shown))
             except BudgetExceeded:
                 self._notice(f"Budget reached: evidence for sub-question {i + 1} was not extracted.")
             except LLMOutputError as exc:
@@ -283,7 +290,8 @@ class ResearchPipeline:
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="extract") as pool:
             per_subq = list(pool.map(one, range(len(plan))))
-        checked = check_against_sources([claim for claims in per_subq for claim in claims], sources)
+        checked = check_with_full_text([claim for claims in per_subq for claim in claims], sources,
+                                       self.full_text_shown)
         self.audit.update(checked.counts())
         kept, withheld = withhold_retracted(checked.kept, sources)  # a retracted article supports nothing
         self.unverified = checked.dropped + withheld
@@ -294,9 +302,10 @@ class ResearchPipeline:
             self._notice(notice)
         return kept
 
-    def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source]) -> list[dict[str, Any]]:
+    def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
+                      shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:
         assert self.llm is not None
-        messages = prompts.extract_messages(self.params["question"], sub_question, batch)
+        messages = prompts.extract_messages(self.params["question"], sub_question, batch, shown)
         max_tokens = self.llm.completion_tokens()  # llm.max_tokens, fitted to the model's context
         with self.budget.hold(2 * self.llm.estimate_cost(messages, max_tokens),
                               reserve_usd=self._synthesis_reserve(), what="evidence extraction"):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from mia.agents.research.levels import evidence_label
 from mia.models import Source
+from mia.tools.passages import Passage
 
 DEPTHS = {  # rounds: how many times a second look may search again where the evidence has gaps
     "quick": {"sub_questions": 3, "results": 5, "rounds": 0},
@@ -132,8 +135,12 @@ def plan_messages(question: str, n: int) -> list[dict[str, str]]:
             {"role": "user", "content": f"Research question: {question}"}]
 
 
-def extract_messages(question: str, sub_question: str, sources: list[Source]) -> list[dict[str, str]]:
-    blocks = [f"{source_line(s)}\n{s.snippet[:1200]}" for s in sources]
+def extract_messages(question: str, sub_question: str, sources: list[Source],
+                     full_text: Mapping[int, Sequence[Passage]] | None = None) -> list[dict[str, str]]:
+    """The extraction prompt: each source's line and snippet, then its full-text passages with their section."""
+    shown = full_text or {}
+    blocks = [f"{source_line(s)}\n{s.snippet[:1200]}" + "".join(
+        f"\n[Full text, {p.location}] {p.text}" for p in shown.get(s.number or 0, [])) for s in sources]
     data = "\n\n".join(blocks)
     return [{"role": "system", "content": EXTRACT_SYSTEM},
             {"role": "user", "content": f"Research question: {question}\nSub-question: {sub_question}\n\n"

@@ -15,6 +15,7 @@ from mia import __version__
 from mia.agents.llm.client import LLMClient
 from mia.agents.research.budget import Budget
 from mia.agents.research.engine import execute
+from mia.agents.research.fulltext import FullTextReader
 from mia.agents.research.pipeline import PIPELINE_VERSION, EventSink, ResearchPipeline, RunOutput
 from mia.agents.research.synthesis import context_tokens
 from mia.errors import MiaError, MissingCredentialError, RunConflict, SourcesUnreachable, UsageError
@@ -26,6 +27,7 @@ from mia.store import runs as run_store
 from mia.store.db import Registry
 from mia.store.mirror import auto_push
 from mia.store.workspace import Workspace, write_atomic, write_json
+from mia.tools.fulltext import EuropePMCFullText
 from mia.tools.local_files import FileLibrary, FileSearch, expand_paths
 from mia.tools.search import SOURCE_NAMES, build_search_clients
 
@@ -167,7 +169,8 @@ def evidence_markdown(claims: list[dict[str, Any]]) -> str:
     """evidence.md: the claims given to synthesis, then those left out because their quote was not found."""
     def line(c: dict[str, Any]) -> str:
         moved = f" (named [{c['cited_as']}], quote found in [{c['source']}])" if "cited_as" in c else ""
-        return f"- {c['claim']} [{c['source']}]{moved}" + (f' — "{c["quote"]}"' if c.get("quote") else "")
+        where = f" (full text, {c['section']})" if c.get("section") else ""
+        return f"- {c['claim']} [{c['source']}]{moved}" + (f' — "{c["quote"]}"{where}' if c.get("quote") else "")
 
     kept = [line(c) for c in claims if c.get("quote_check") != "not_found"]
     left = [line(c) for c in claims if c.get("quote_check") == "not_found"]
@@ -291,7 +294,7 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
         params=params, llm=llm, clients=clients, budget=Budget(agent.budget_usd, spent),
         write_files=AgentFiles(workspace, agent.slug, params["report_version"], params.get("stamp", run_id)),
         concurrency=settings.research.concurrency, on_event=_status_updater(registry, agent.id, on_event),
-        context_tokens=context_tokens(settings, llm))
+        context_tokens=context_tokens(settings, llm), fulltext=_full_text_reader(settings, workspace, agent, clients))
     agent_store.set_status(registry, agent.id, "running", last_run_id=run_id, last_run_at=run.created_at)
     try:
         output: RunOutput = execute(registry, run_id, pipeline)
@@ -323,6 +326,17 @@ def audit_counts(output: RunOutput) -> dict[str, int]:
     """What the citation and quote checks found, with every key present (0 when a step did not run)."""
     keys = ("identifiers_removed", "quotes_verified", "quotes_unverified", "claims_reattributed")
     return {key: int(output.audit.get(key, 0)) for key in keys}
+
+
+def _full_text_reader(settings: Settings, workspace: Workspace, agent: agent_store.AgentRecord,
+                      clients: dict[str, Any]) -> FullTextReader | None:
+    """Open full text from Europe PMC, cached in the agent's folder, when the run searches the literature."""
+    literature = clients.get("europepmc") or clients.get("pubmed")
+    http = getattr(literature, "http", None)  # the eval's offline index has none: it reads no full text
+    if not isinstance(http, httpx.Client):
+        return None
+    client = EuropePMCFullText(http=http, base_url=settings.europepmc.base_url)
+    return FullTextReader(client, workspace.agent_dir(agent.slug) / "fulltext")
 
 
 def _status_updater(registry: Registry, agent_id: str, on_event: EventSink) -> EventSink:

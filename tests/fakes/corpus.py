@@ -68,6 +68,7 @@ class Article:
     pages: str = ""
     pub_types: tuple[str, ...] = ("Journal Article",)  # PubMed publication types, e.g. "Retracted Publication"
     retraction_in: str = ""  # PMID of the retraction notice (CommentsCorrections RefType="RetractionIn")
+    full_text: tuple[tuple[str, str], ...] = ()  # (section title, text) of the open full text; () = from abstract
     medline_date: str = ""  # set for an irregular issue: PubDate carries only <MedlineDate> (e.g. "2024 Nov-Dec")
 
     def text(self) -> str:
@@ -172,6 +173,10 @@ class Corpus:
     def article(self, pmid: str) -> Article | None:
         """The PubMed article with this PMID, if any."""
         return next((a for a in self.pubmed if a.pmid == pmid), None)
+
+    def by_pmcid(self, pmcid: str) -> Article | None:
+        """The PubMed article whose full text is open in PMC under this PMCID, if any."""
+        return next((a for a in self.pubmed if a.pmcid and a.pmcid.upper() == pmcid.upper()), None)
 
     def trial(self, nct_id: str) -> Trial | None:
         """The trial with this NCT id, if any."""

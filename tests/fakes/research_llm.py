@@ -118,8 +118,10 @@ class ResearchLLM:
     def _extract(self, user: str) -> LLMReply:
         claims: list[dict[str, Any]] = []
         found = re.findall(r"^\[(\d+)\] \([^)]*\) (.+)\n(.*)$", user, re.MULTILINE)
+        full = dict(re.findall(r"^\[(\d+)\] \([^)]*\) .+\n.*\n\[Full text, [^\]]+\] (.*)$", user, re.MULTILINE))
         for k, (number, title, snippet) in enumerate(found):
-            quote = " ".join(snippet.split()[:8]) or title
+            # A source shown with full-text passages is quoted from its first passage, as a reader would.
+            quote = " ".join((full.get(number) or snippet).split()[:8]) or title
             claim: dict[str, Any] = {"claim": f"{title.rstrip('.')} is relevant to the question.",
                                      "source": int(number), "quote": quote}
             if self.quotes == "missing":

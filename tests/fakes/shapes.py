@@ -377,6 +377,9 @@ def europepmc(req: Incoming, corpus: Corpus) -> Reply:
     `epmc_search`: "In order to replicate results from the website, with the Rest API you need to turn
     synonyms ON!").
     """
+    full = re.fullmatch(r"/europepmc/(PMC\d+)/fullTextXML", req.path)
+    if full:
+        return full_text_xml(corpus, full[1])
     if req.path != "/europepmc/search":
         return json_reply(404, {"errCode": 404, "errMsg": f"no such resource: {req.path}"})
     kind, size = req.arg("resultType", "lite"), _int_arg(req, "pageSize", 25)
@@ -397,6 +400,27 @@ def europepmc(req: Incoming, corpus: Corpus) -> Reply:
         "request": {"queryString": req.arg("query"), "resultType": kind, "cursorMark": cursor, "pageSize": size,
                     "sort": req.arg("sort"), "synonym": req.arg("synonym", "false") == "true"},
         "resultList": {"result": [_epmc_record(r, kind) for r in page]}})
+
+
+def full_text_xml(corpus: Corpus, pmcid: str) -> Reply:
+    """GET /{PMCID}/fullTextXML: the open-access article as JATS XML (front/abstract, body/sec with title and p,
+    back/ref-list), or 404 when Europe PMC holds no full text (Europe PMC RESTful Web Service, fullTextXML)."""
+    article = corpus.by_pmcid(pmcid)
+    if article is None:
+        return Reply(404, b"", content_type="text/plain")
+    sections = article.full_text or (("Introduction", article.title),
+                                     ("Results", " ".join(text for _, text in article.abstract)))
+    body = "".join(f"<sec><title>{escape(title)}</title><p>{markup(text)}</p>"
+                   '<fig id="f1"><caption><p>Figure caption text.</p></caption></fig></sec>'
+                   for title, text in sections)
+    abstract = "".join(f"<p>{markup(text)}</p>" for _, text in article.abstract)
+    xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE article PUBLIC "-//NLM//DTD JATS (Z39.96) Journal '
+           'Archiving and Interchange DTD v1.3 20210610//EN" "JATS-archivearticle1-3.dtd">\n'
+           f'<article article-type="research-article"><front><article-meta><article-id pub-id-type="pmcid">'
+           f"{pmcid}</article-id><title-group><article-title>{markup(article.title)}</article-title></title-group>"
+           f"<abstract>{abstract}</abstract></article-meta></front><body>{body}</body>"
+           "<back><ref-list><ref><mixed-citation>A cited paper.</mixed-citation></ref></ref-list></back></article>")
+    return Reply(200, xml.encode(), content_type="application/xml;charset=UTF-8")
 
 
 def _epmc_record(r: EuropePMCRecord, kind: str) -> dict[str, Any]:
