@@ -207,3 +207,16 @@ def test_a_synthesis_over_the_context_window_shrinks_and_is_written(research_llm
     out = json.loads(result.stdout)
     assert result.returncode == 0 and out["status"] == "done", (out, result.stderr[-2000:])
     assert statuses.count(413) == 1 and statuses[-1] == 200 and research_llm.tasks["synthesize"] == 1
+
+
+def test_a_follow_up_report_gets_the_same_identifier_audit(mia: Mia, research_llm: ResearchLLM,
+                                                           mia_home: Path) -> None:
+    first, _ = research(mia)
+    research_llm.invented_ids = True
+    again = mia.run("agents", "rerun", str(first["name"]), "--json")
+    assert again.stdout, again.stderr
+    out = json.loads(again.stdout)
+    report = Path(str(out["report_path"])).read_text()
+    body = report.split("\n## Sources", 1)[0]
+    assert "journal.example" not in body and "NCT09999999" not in body and "38999999" not in body
+    assert out["identifiers_removed"] == 5 and "5 link(s) or identifier(s)" in report
