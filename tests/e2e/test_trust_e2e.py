@@ -220,3 +220,12 @@ def test_a_follow_up_report_gets_the_same_identifier_audit(mia: Mia, research_ll
     body = report.split("\n## Sources", 1)[0]
     assert "journal.example" not in body and "NCT09999999" not in body and "38999999" not in body
     assert out["identifiers_removed"] == 5 and "5 link(s) or identifier(s)" in report
+
+
+def test_pubmeds_200_with_an_error_is_retried_not_taken_for_an_empty_answer(mia: Mia, services: FakeServices,
+                                                                             mia_home: Path) -> None:
+    services.esearch_backend_errors = 2  # NCBI's search backend fails twice, answering HTTP 200 with ERROR
+    out, _ = research(mia, "--sources", "pubmed")
+    assert out["status"] == "done" and out["sources"] > 0
+    esearch = [r for r in services.requests if r.service == "pubmed" and r.path.endswith("esearch.fcgi")]
+    assert len(esearch) == 3 + 2 and services.esearch_backend_errors == 0
