@@ -3,30 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
+from mia.agents.llm import discovery, json_mode
 from mia.agents.llm import profile as profiles
 from mia.agents.llm.answer import finish_answer
+from mia.agents.llm.json_mode import LLMOutputError
 from mia.agents.llm.profile import ModelProfile
 from mia.agents.llm.shapes import (
     LLMResponse,
     Pricing,
     ToolCall,
     estimate_tokens,
-    extract_json,
     normalise_result,
     string_content,
 )
 from mia.agents.llm.stream_read import stream_reply
-from mia.errors import ConfigError, ContextLengthExceeded, MiaError, MissingCredentialError, ServiceError
+from mia.errors import ConfigError, ContextLengthExceeded, MissingCredentialError, ServiceError
 from mia.settings import Settings
 from mia.tools.http import RateLimiter, RetryPolicy, decode_json, send
 
@@ -38,22 +37,7 @@ PROVIDERS = ("workers-ai", "openai")
 MODEL_REJECTED_CODES = {5007, 3042, 5016, 5028}
 ALLOWANCE_CODES = {3036, 4006}
 CONTEXT_CODES = {3006, 3030, 5021, "context_length_exceeded", "exceed_context_size_error"}
-JSON_MODE_UNMET = "json mode couldn't be met"
-# How servers word a refused response_format (llama-cpp-python: HTTP 500 "Input should be 'text' or
-# 'json_object'"; Workers AI: 400 naming response_format; vLLM/Ollama: 400 naming json_schema).
-REFUSAL = re.compile(r"response_format|json_schema|json_object|'text'|grammar", re.IGNORECASE)
-REFUSAL_STATUSES = (400, 422, 500, 501)
 GENERATION_TIMEOUT_ATTEMPTS = 2  # a timed-out generation is sent at most once more
-
-
-class LLMOutputError(MiaError):
-    """The model's output could not be used (invalid JSON after the repair attempt)."""
-
-    def __init__(self, message: str, hint: str | None = None, *, output: str = "",
-                 responses: list[LLMResponse] | None = None) -> None:
-        super().__init__(message, hint)
-        self.output = output
-        self.responses = responses or []  # every reply made, so the caller can still count their cost
 
 
 def _code(exc: ServiceError) -> int | None:
@@ -143,7 +127,7 @@ class LLMClient:
         found = None if refresh else store.get(key)
         if found is None:
             headers = {k: v for k, v in self._headers().items() if k != "x-session-affinity"}
-            found = profiles.discover(self.http, provider=self.provider, base_url=self.base_url, model=self.model,
+            found = discovery.discover(self.http, provider=self.provider, base_url=self.base_url, model=self.model,
                                       headers=headers, account_id=self.account_id)
             if found.answered:
                 store.put(found)
@@ -244,80 +228,14 @@ class LLMClient:
                    ) -> tuple[T, list[LLMResponse]]:
         """A reply validated as `schema`, with one repair attempt; returns every reply made (for usage).
 
-        The JSON mode comes from the profile: the strongest mode the server has not refused (json_schema →
-        json_object with the schema → the schema in the prompt). A refusal is not retried: the request steps
-        down at once and the profile remembers it for this base URL and model. Workers AI's json_schema
-        shape (bare or `{name, schema}`) follows the model's input schema; a 400 naming response_format
-        tries the other shape once. Raises LLMOutputError (with every reply) when no valid JSON came back.
+        JSON mode is negotiated through the profile (see `mia.agents.llm.json_mode.structured`). Raises
+        LLMOutputError (with every reply) when no valid JSON came back.
         """
-        json_schema = schema.model_json_schema()
-        first, mode = self._structured_first(messages, schema, json_schema, max_tokens)
-        responses = [first]
-        value, error = _validate(first.text, schema)
-        if value is not None:
-            return value, responses
-        repair = [*self._with_shape(messages, mode, json_schema), {"role": "assistant", "content": first.text},
-                  {"role": "user", "content": _repair_prompt(_schema_name(schema), error, json_schema)}]
-        try:
-            responses.append(self._complete(repair, max_tokens=max_tokens,
-                                            response_format=self._response_format(mode, schema, json_schema)))
-        except ServiceError as exc:
-            if not _refused(exc):
-                raise
-            raise _output_error(schema, error, first, responses) from None
-        return self._validated_or_raise(schema, responses, error), responses
+        def complete(asked: list[dict[str, Any]], response_format: dict[str, Any] | None) -> LLMResponse:
+            return self._complete(asked, max_tokens=max_tokens, response_format=response_format)
 
-    def _structured_first(self, messages: list[dict[str, Any]], schema: type[BaseModel],
-                          json_schema: dict[str, Any], max_tokens: int | None) -> tuple[LLMResponse, str]:
-        """The first reply and the JSON mode it was asked in, stepping down on refusals."""
-        profile = self.profile
-        mode, flipped = profile.json_mode, False
-        while True:
-            try:
-                return self._complete(self._with_shape(messages, mode, json_schema), max_tokens=max_tokens,
-                                      response_format=self._response_format(mode, schema, json_schema)), mode
-            except ServiceError as exc:
-                if mode == "text" or not _refused(exc):
-                    raise
-                if JSON_MODE_UNMET in exc.message.lower():  # this reply could not meet the schema: not remembered
-                    mode = "text"
-                    continue
-                if mode == "json_schema" and self.provider == "workers-ai" and not flipped:
-                    flipped = True
-                    profile.schema_shape = "bare" if profile.schema_shape == "wrapped" else "wrapped"
-                    profile.json_source = f"the other shape was refused; {profile.schema_shape} json_schema"
-                else:
-                    mode = profile.step_down(mode)
-                self._remember(profile)
-
-    def _validated_or_raise(self, schema: type[T], responses: list[LLMResponse], earlier: str) -> T:
-        value, error = _validate(responses[-1].text, schema)
-        if value is None:
-            raise _output_error(schema, error or earlier, responses[-1], responses)
-        return value
-
-    def _response_format(self, mode: str, schema: type[BaseModel], json_schema: dict[str, Any]
-                         ) -> dict[str, Any] | None:
-        """The body's response_format for a JSON mode (None for text)."""
-        if mode == "json_object":  # llama.cpp and llama-cpp-python constrain to `schema` when given
-            return {"type": "json_object", "schema": json_schema}
-        if mode != "json_schema":
-            return None
-        if self.profile.schema_shape == "bare":
-            return {"type": "json_schema", "json_schema": json_schema}
-        name = re.sub(r"[^A-Za-z0-9_-]", "_", str(json_schema.get("title") or schema.__name__))[:64]
-        return {"type": "json_schema", "json_schema": {"name": name, "schema": json_schema}}
-
-    @staticmethod
-    def _with_shape(messages: list[dict[str, Any]], mode: str, json_schema: dict[str, Any]) -> list[dict[str, Any]]:
-        """Without enforced JSON, the system prompt carries the schema so the model knows the shape."""
-        if mode == "json_schema":
-            return messages
-        note = ("Reply with only one JSON object, no prose and no code fences, matching this JSON Schema: "
-                + json.dumps(compact_schema(json_schema), separators=(",", ":")))
-        if messages and messages[0].get("role") == "system":
-            return [{**messages[0], "content": f"{messages[0]['content']}\n\n{note}"}, *messages[1:]]
-        return [{"role": "system", "content": note}, *messages]
+        return json_mode.structured(complete, self.profile, self._remember, messages, schema,
+                                    workers_ai=self.provider == "workers-ai")
 
     def _complete(self, messages: list[dict[str, Any]], *, tools: list[dict[str, Any]] | None = None,
                   max_tokens: int | None = None, temperature: float | None = None,
@@ -326,7 +244,7 @@ class LLMClient:
         if response_format is not None:
             body["response_format"] = response_format
         started = time.monotonic()
-        response = self._post(body, stream=False, give_up=_refusal_response if response_format else None)
+        response = self._post(body, stream=False, give_up=json_mode.refusal_response if response_format else None)
         return self._reply(decode_json(response, self.service), started)
 
     def _body(self, messages: list[dict[str, Any]], *, max_tokens: int | None, temperature: float | None,
@@ -485,78 +403,6 @@ def _missing_cloudflare(account_id: str | None, api_token: str | None) -> Missin
         "(you will be prompted), or export CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN.")
 
 
-def _schema_name(schema: type[BaseModel]) -> str:
-    return str(schema.model_json_schema().get("title") or schema.__name__)
-
-
-def _validate(text: str, schema: type[T]) -> tuple[T | None, str]:
-    """The reply validated as `schema`, or None and the first problem in words."""
-    try:
-        data = extract_json(text, accept=lambda value: _fits(schema, value))
-    except ValueError as exc:
-        return None, str(exc)
-    try:
-        return schema.model_validate(data), ""
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        where = ".".join(str(part) for part in first["loc"]) or "(top level)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        return None, f"{where}: {first['msg']}{more}"
-
-
-def _fits(schema: type[BaseModel], value: Any) -> bool:
-    """Whether `value` is this schema's answer: it validates and, as an object, names at least one of its fields
-    (so an example block such as {"example": true} is not taken for an answer whose fields all have defaults)."""
-    names = {f.alias or n for n, f in schema.model_fields.items()} | set(schema.model_fields)
-    if isinstance(value, dict) and names and not names & set(value):
-        return False
-    try:
-        schema.model_validate(value)
-    except ValidationError:
-        return False
-    return True
-
-
-def _repair_prompt(schema_name: str, error: str, json_schema: dict[str, Any]) -> str:
-    shape = json.dumps(compact_schema(json_schema), separators=(",", ":"))
-    return (f"Your reply is not valid JSON for the {schema_name} schema: {error}. Reply with only the corrected "
-            f"JSON object, no prose and no code fences, matching this JSON Schema: {shape}")
-
-
-def compact_schema(json_schema: dict[str, Any]) -> dict[str, Any]:
-    """A JSON Schema without titles and with $defs inlined: fewer tokens for a small model to read."""
-    defs = json_schema.get("$defs", {})
-
-    def strip(node: Any) -> Any:
-        if isinstance(node, dict):
-            ref = node.get("$ref")
-            if isinstance(ref, str) and ref.startswith("#/$defs/") and ref[8:] in defs:
-                return strip(defs[ref[8:]])
-            return {k: strip(v) for k, v in node.items() if k not in ("title", "$defs")}
-        if isinstance(node, list):
-            return [strip(item) for item in node]
-        return node
-
-    result: dict[str, Any] = strip(json_schema)
-    return result
-
-
-def _refused(exc: ServiceError) -> bool:
-    """A service error that refuses the JSON mode (not one that retrying or another mode would not fix)."""
-    if JSON_MODE_UNMET in exc.message.lower():
-        return True
-    return exc.status in REFUSAL_STATUSES and bool(REFUSAL.search(exc.message))
-
-
-def _refusal_response(response: httpx.Response) -> bool:
-    """An error response that refuses the request's response_format: not worth retrying as it is."""
-    if response.status_code not in REFUSAL_STATUSES:
-        return False
-    text = response.text
-    return bool(REFUSAL.search(text)) or JSON_MODE_UNMET in text.lower()
-
-
 def _is_context_error(exc: ServiceError) -> bool:
     """Does this error say the prompt is too long for the model (Workers AI codes, OpenAI/llama.cpp codes)?"""
     if exc.code in CONTEXT_CODES or _code(exc) in CONTEXT_CODES or exc.status == 413:
@@ -580,14 +426,3 @@ def _release_on_close(response: httpx.Response, gate: Any) -> httpx.Response:
 
     response.close = close_and_release  # type: ignore[method-assign]
     return response
-
-
-def _output_error(schema: type[BaseModel], error: str, last: LLMResponse,
-                  responses: list[LLMResponse]) -> LLMOutputError:
-    cut = " The reply was cut off at max_tokens." if last.finish_reason == "length" else ""
-    return LLMOutputError(
-        f"The model's reply did not match the {_schema_name(schema)} schema after one repair attempt: "
-        f"{error}.{cut}",
-        "Try again, raise `llm.max_tokens` if replies are cut off, or use a stronger model with "
-        "`mia config set llm.model MODEL`.",
-        output=last.text, responses=responses)
