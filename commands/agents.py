@@ -63,6 +63,7 @@ def list_(json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
 def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocompletion=complete_agent)],
          json_out: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show one agent: its question, status, runs, and where its report is."""
+    from mia.agents.research.service import STATUS_BY_OUTCOME
     from mia.money import usd
     from mia.store.agents import get_agent
 
@@ -91,7 +92,8 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocomp
                       f"{entry['bytes'] / 1e6:.1f} MB · added {entry['added_at'][:16]}")
     for run in runs:
         error = f" · error: {run['error']}" if run["error"] else ""
-        console.print(f"  run {run['id']} · {run['status']} ({run['outcome'] or run['stage'] or '-'}) · "
+        outcome = STATUS_BY_OUTCOME.get(run["outcome"], run["outcome"]) if run["outcome"] else None
+        console.print(f"  run {run['id']} · {run['status']} ({outcome or run['stage'] or '-'}) · "
                       f"{run['created_at'][:16]} · ${run['cost_usd']:.4f}{error}")
 
 

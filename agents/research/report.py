@@ -91,7 +91,7 @@ def render_digest(*, question: str, header: str, sources: list[Source], notes: l
     trials = [s for s in sources if s.kind == "trial"]
     papers = sorted((s for s in sources if s.kind in ("pubmed", "europepmc")),
                     key=lambda s: s.date or "", reverse=True)
-    web = [s for s in sources if s.kind == "web"]
+    web = sorted((s for s in sources if s.kind == "web"), key=lambda s: s.date or "", reverse=True)
     if trials:
         parts += [f"## Clinical trials ({len(trials)})", ""]
         grouped: dict[str, list[Source]] = defaultdict(list)
@@ -111,14 +111,37 @@ def render_digest(*, question: str, header: str, sources: list[Source], notes: l
     if papers:
         parts += [f"## Recent papers ({len(papers)})", ""]
         for paper in papers:
-            ident = f"PMID {paper.identifier}" if paper.kind == "pubmed" else (paper.identifier or "")
-            parts.append(f"- [{paper.title}]({paper.url}) — {paper.date or 'undated'} · {ident}")
+            parts.append(f"- [{paper.title}]({paper.url}) — {paper.date or 'undated'} · {paper_id(paper)}"
+                         + _snippet_line(paper))
         parts.append("")
     if web:
         parts += [f"## Web ({len(web)})", ""]
-        parts += [f"- [{s.title}]({s.url})" + (f" — {s.date}" if s.date else "") for s in web]
+        parts += [f"- [{s.title}]({s.url})" + (f" — {s.date}" if s.date else "") + _snippet_line(s) for s in web]
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
+
+
+def paper_id(paper: Source) -> str:
+    """A paper's identifier as people cite it: 'PMID 123' whichever service found it, else PMCID or DOI."""
+    ident = (paper.identifier or "").strip()
+    if ident.isdigit():
+        return f"PMID {ident}"
+    if ident.upper().startswith("PMID"):
+        return f"PMID {ident[4:].lstrip(': ').strip()}"
+    return ident
+
+
+SNIPPET_LINE = 200
+
+
+def _snippet_line(source: Source) -> str:
+    """One line of the source's snippet under its entry (cut at a word, with an ellipsis)."""
+    text = " ".join((source.snippet or "").split())
+    if not text:
+        return ""
+    if len(text) > SNIPPET_LINE:
+        text = text[:SNIPPET_LINE].rsplit(" ", 1)[0].rstrip(" ,;:.") + "…"
+    return f"\n  {text}"
 
 
 def count_by_kind(sources: list[Source]) -> str:

@@ -160,24 +160,46 @@ class AgentFiles:
         if data.get("search_log") is not None:
             write_json(self.dir / "search_log.json", data["search_log"])
         write_json(self.dir / "evidence" / "claims.json", data["claims"])
-        write_atomic(self.dir / "evidence" / "evidence.md", evidence_markdown(data["claims"]))
+        write_atomic(self.dir / "evidence" / "evidence.md", evidence_markdown(data["claims"], data.get("plan")))
         write_atomic(report_path, data["report"])
         return {"report": str(report_path), "version": str(self.dir / "reports" / f"v{self.version}.md")}
 
 
-def evidence_markdown(claims: list[dict[str, Any]]) -> str:
-    """evidence.md: the claims given to synthesis, then those left out because their quote was not found."""
+def evidence_markdown(claims: list[dict[str, Any]], plan: list[dict[str, Any]] | None = None) -> str:
+    """evidence.md: the claims given to synthesis grouped by sub-question (each claim once), then those left
+    out because their quote was not found."""
     def line(c: dict[str, Any]) -> str:
         moved = f" (named [{c['cited_as']}], quote found in [{c['source']}])" if "cited_as" in c else ""
         where = f" (full text, {c['section']})" if c.get("section") else ""
         return f"- {c['claim']} [{c['source']}]{moved}" + (f' — "{c["quote"]}"{where}' if c.get("quote") else "")
 
-    kept = [line(c) for c in claims if c.get("quote_check") != "not_found"]
-    left = [line(c) for c in claims if c.get("quote_check") == "not_found"]
-    text = "# Evidence\n\n" + ("\n".join(kept) or "_No claim with a verified quote._") + "\n"
+    seen: set[tuple[str, Any]] = set()
+    unique = []
+    for claim in claims:
+        key = (" ".join(str(claim.get("claim", "")).split()).casefold(), claim.get("source"))
+        if key not in seen:
+            seen.add(key)
+            unique.append(claim)
+    kept = _by_sub_question([c for c in unique if c.get("quote_check") != "not_found"], plan or [], line)
+    left = [line(c) for c in unique if c.get("quote_check") == "not_found"]
+    text = "# Evidence\n\n" + (kept or "_No claim with a verified quote._") + "\n"
     if left:
         text += "\n## Left out: quote not found in any retrieved source\n\n" + "\n".join(left) + "\n"
     return text
+
+
+def _by_sub_question(claims: list[dict[str, Any]], plan: list[dict[str, Any]], line: Any) -> str:
+    groups: dict[Any, list[str]] = {}
+    for claim in claims:
+        groups.setdefault(claim.get("sub_question"), []).append(line(claim))
+    parts = []
+    for index, lines in sorted(groups.items(), key=lambda item: (item[0] is None, item[0] or 0)):
+        if isinstance(index, int) and 0 <= index < len(plan):
+            parts.append(f"## {index + 1}. {plan[index].get('question', '')}".rstrip())
+        elif len(groups) > 1:
+            parts.append("## Other")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
 
 
 def spawn_research(settings: Settings, registry: Registry, request: ResearchRequest, *, http: httpx.Client,
@@ -197,8 +219,6 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
         raise MissingCredentialError(
             "The web source needs a Perplexity API key, and none is set.",
             "Set it with `mia config set perplexity.api_key` (you will be prompted) or export PERPLEXITY_API_KEY.")
-    if llm is None:
-        notices.append("No LLM configured: writing a source digest instead of a synthesized report.")
     workspace = Workspace(settings.workspace_root)
     agent = agent_store.create_agent(
         registry, question=request.question, sources=request.sources, depth=request.depth,
@@ -229,6 +249,8 @@ def spawn_research(settings: Settings, registry: Registry, request: ResearchRequ
     on_event("agent", {"name": agent.slug, "id": agent.id})
     for notice in notices:
         on_event("notice", {"message": notice})
+    if llm is None:  # said once here; the digest carries the same words once
+        on_event("notice", {"message": DIGEST_NOTICE})
     try:
         return execute_run(settings, registry, workspace, agent, run.id, llm, clients, on_event)
     except MiaError as exc:
@@ -350,7 +372,10 @@ def _status_updater(registry: Registry, agent_id: str, on_event: EventSink) -> E
 
 def _write_run_record(workspace: Workspace, slug: str, run_id: str, params: dict[str, Any], output: RunOutput,
                       usage: dict[str, float]) -> None:
+    counts = {key: int(value) if key in ("input_tokens", "output_tokens", "requests") else round(value, 6)
+              for key, value in usage.items()}  # token and request counts are whole numbers
     record = {"run_id": run_id, "question": params["question"], "report_version": params["report_version"],
-              "outcome": output.outcome, "sources": output.sources, "citations_removed": output.citations_removed,
-              **audit_counts(output), "usage": usage, "notices": output.notices}
+              "outcome": output.outcome, "status": STATUS_BY_OUTCOME.get(output.outcome, output.outcome),
+              "sources": int(output.sources), "citations_removed": int(output.citations_removed),
+              **audit_counts(output), "usage": counts, "notices": output.notices}
     write_atomic(workspace.agent_dir(slug) / "runs" / f"{run_id}.json", json.dumps(record, indent=2) + "\n")
