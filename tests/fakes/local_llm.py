@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,6 +101,26 @@ class LocalServer:
         return None
 
     # -- chat completions ---------------------------------------------------------------------------------
+    def answer(self, method: str, path: str, body: Any, ask: Callable[[dict[str, Any], str], Any],
+               render: Callable[[Any, str, bool, dict[str, Any]], Reply]) -> Reply:
+        """The /openai/ route as this server answers it: discovery paths, refusals, then the model's reply
+        (`ask(body, model)`, None when the responder raised) rendered by `render(reply, model, stream, body)`."""
+        answer = self.route(method, path, body)
+        if answer is not None:
+            return answer
+        request: dict[str, Any] = body if isinstance(body, dict) else {}
+        refused = self.refuse(request)
+        if refused is not None:
+            return refused
+        request = self.adjust(request)
+        model = str(request.get("model", ""))
+        reply = ask(request, model)
+        if reply is None:
+            return json_reply(500, {"error": {"message": "the fake's LLM responder raised; see FakeServices.errors",
+                                              "type": "server_error"}})
+        self.generate(reply.completion_tokens)
+        return render(reply, model, bool(request.get("stream")), request)
+
     def refuse(self, body: dict[str, Any]) -> Reply | None:
         """The dialect's error for a request it does not accept (JSON mode, unknown model, context)."""
         model = str(body.get("model", ""))

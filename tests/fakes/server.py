@@ -410,7 +410,7 @@ class FakeServices:
 
     def _openai(self, req: Incoming) -> Reply:
         if self.local is not None and req.json_error is None:
-            return self._local(req, self.local)
+            return self.local.answer(req.method, req.path, req.json, self._ask_llm, self._openai_answer)
         if req.path == "/openai/v1/models" and req.method == "GET":
             return json_reply(200, {"object": "list", "data": [
                 {"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in sorted(self.models)]})
@@ -428,24 +428,6 @@ class FakeServices:
             return shapes.openai_error(500, "the fake's LLM responder raised; see FakeServices.errors",
                                        "server_error")
         return self._openai_answer(llm_dialects.honour_max_tokens(reply, req.json), model, stream, req.json)
-
-    def _local(self, req: Incoming, local: LocalServer) -> Reply:
-        """The /openai/ route as one local server (fakes.local_llm) answers it."""
-        answer = local.route(req.method, req.path, req.json)
-        if answer is not None:
-            return answer
-        body = req.json if isinstance(req.json, dict) else {}
-        refused = local.refuse(body)
-        if refused is not None:
-            return refused
-        body = local.adjust(body)
-        model = str(body.get("model", ""))
-        reply = self._ask_llm(body, model)
-        if reply is None:
-            return shapes.openai_error(500, "the fake's LLM responder raised; see FakeServices.errors",
-                                       "server_error")
-        local.generate(reply.completion_tokens)
-        return self._openai_answer(reply, model, bool(body.get("stream")), body)
 
     def _openai_answer(self, reply: LLMReply, model: str, stream: bool, body: dict[str, Any]) -> Reply:
         if not stream:
