@@ -78,6 +78,8 @@ def _discover_workers_ai(profile: ModelProfile, http: httpx.Client, headers: dic
     search = _get(http, f"{base}/search", headers, params={"search": profile.model})
     entries = search.get("result") if isinstance(search, dict) else None
     entry = next((e for e in entries or [] if isinstance(e, dict) and e.get("name") == profile.model), None)
+    if isinstance(entries, list):  # the catalog answered: the model is in it or it is not
+        profile.model_listed = entry is not None
     if entry is not None:
         profile.answered = True
         _catalog_properties(profile, entry.get("properties"))

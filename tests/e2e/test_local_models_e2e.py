@@ -160,3 +160,16 @@ def test_a_model_slower_than_llm_timeout_is_asked_twice_and_named(mia_home: Path
     out = json.loads(result.stdout)
     text = f"{out.get('error', '')} {out.get('hint', '')} {' '.join(out.get('notices', []))} {result.stderr}"
     assert "llm.timeout" in text and "network" not in text.lower()
+
+
+def test_doctor_says_a_workers_ai_model_missing_from_the_catalog(mia_home: Path) -> None:
+    with FakeServices(llm=pinged) as fake:
+        mia = Mia({**base_env(mia_home), **fake.env()})
+        checks = {c["name"]: c for c in json.loads(mia.run("doctor", "--json").stdout)["checks"]}
+        assert checks["LLM model"]["status"] == "ok" and "24,000 tokens" in checks["LLM model"]["detail"]
+        assert checks["LLM JSON output"]["status"] == "ok"
+        assert "bare json_schema" in checks["LLM JSON output"]["detail"]  # from the model's input schema
+        gone = mia.run("doctor", "--json", extra_env={"MIA_LLM_MODEL": "@cf/meta/llama-3-8b-instruct"})
+        checks = {c["name"]: c for c in json.loads(gone.stdout)["checks"]}
+        assert checks["LLM model"]["status"] == "fail" and "catalog" in checks["LLM model"]["detail"]
+        assert gone.returncode == 1
