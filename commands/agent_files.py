@@ -25,7 +25,7 @@ def add_files(
     else:
         console = err_console()
         for message in outcome.skipped:
-            console.print(f"Skipped: {message}")
+            console.print(message)
         if outcome.unchanged:
             console.print(f"Already there: {', '.join(outcome.unchanged)}")
         if outcome.added:

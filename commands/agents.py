@@ -88,8 +88,9 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocomp
                   f" · spent {usd(data['cost_usd'])}")
     console.print(f"report: {data['report_path'] or '(none yet)'}")
     for entry in data["files"]:
-        console.print(f"  file {entry['name']} · {entry['kind']} · {entry['pages']} page(s) or section(s) · "
-                      f"{entry['bytes'] / 1e6:.1f} MB · added {entry['added_at'][:16]}")
+        parts = "page(s)" if entry["kind"] == "pdf" else "section(s)"
+        size = f"{entry['bytes'] / 1e6:.1f} MB" if entry["bytes"] >= 1e6 else f"{max(entry['bytes'] // 1000, 1)} kB"
+        console.print(f"  file {entry['name']} · {entry['pages']} {parts} · {size} · added {entry['added_at'][:10]}")
     for run in runs:
         error = f" · error: {run['error']}" if run["error"] else ""
         outcome = STATUS_BY_OUTCOME.get(run["outcome"], run["outcome"]) if run["outcome"] else None

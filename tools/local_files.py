@@ -40,9 +40,10 @@ class AddOutcome:
     skipped: list[str] = field(default_factory=list)
 
 
-def expand_paths(patterns: Iterable[str]) -> list[Path]:
+def expand_paths(patterns: Iterable[str], *, exclude: Path | None = None) -> list[Path]:
     """Files named by `patterns`: paths, globs (`papers/*.pdf`, `**`) and folders (their readable files, recursively).
 
+    Files under `exclude` (mia's own home: reports, other agents' copies) are left out of folders and globs.
     Raises UsageError when a pattern matches nothing, before anything is copied.
     """
     found: list[Path] = []
@@ -57,7 +58,11 @@ def expand_paths(patterns: Iterable[str]) -> list[Path]:
                                 and not any(part.startswith(".") for part in p.relative_to(match).parts))
             else:
                 found.append(match)
-    return list(dict.fromkeys(p.resolve() for p in found))
+    paths = [p.resolve() for p in found]
+    if exclude is not None:
+        home = exclude.resolve()
+        paths = [p for p in paths if not p.is_relative_to(home)]
+    return list(dict.fromkeys(paths))
 
 
 class FileLibrary:

@@ -25,7 +25,7 @@ def add_agent_files(settings: Settings, registry: Registry, ref: str, patterns: 
     then); files that cannot be read are skipped, each with its reason in `AddOutcome.skipped`.
     """
     agent = agent_store.get_agent(registry, ref)
-    paths = expand_paths(patterns)
+    paths = expand_paths(patterns, exclude=settings.home)
     outcome = library_of(settings, agent).add(paths, max_bytes=int(settings.files.max_mb * 1_000_000))
     if outcome.added and "file" not in agent.source_list:
         agent_store.set_status(registry, agent.id, agent.status, sources=",".join([*agent.source_list, "file"]))

@@ -107,7 +107,7 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
             raise UsageError(exc.message, exc.hint) from None
     if model is not None and not model.strip():
         raise UsageError("--model is empty.", "Give a model id, e.g. @cf/meta/llama-3.3-70b-instruct-fp8-fast")
-    paths = expand_paths(files) if files else []
+    paths = expand_paths(files, exclude=settings.home) if files else []
     if paths and "file" not in names:
         names.append("file")
     return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,

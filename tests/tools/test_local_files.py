@@ -91,3 +91,12 @@ def test_paths_globs_and_folders_expand_to_readable_files(tmp_path: Path) -> Non
     assert {p.name for p in folder} == {"protocol.pdf", "poster.pdf", "notes.md"}
     with pytest.raises(UsageError, match="No file matches"):
         expand_paths([str(tmp_path / "missing" / "*.pdf")])
+
+
+def test_a_folder_that_holds_mias_own_home_does_not_add_mias_files(tmp_path: Path) -> None:
+    two_pdfs(tmp_path / "work")
+    home = tmp_path / "work" / "mia-home"
+    (home / "workspace" / "agents" / "a").mkdir(parents=True)
+    (home / "workspace" / "agents" / "a" / "report.md").write_text("# Report\n")
+    names = {p.name for p in expand_paths([str(tmp_path / "work")], exclude=home)}
+    assert names == {"protocol.pdf", "poster.pdf"}
