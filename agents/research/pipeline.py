@@ -270,6 +270,7 @@ class ResearchPipeline:
     def _extract(self, ctx: RunContext, plan: list[dict[str, str]], sources: list[Source],
                  by_subq: dict[int, list[int]]) -> list[dict[str, Any]]:
         by_number = {s.number: s for s in sources}
+        over_budget: list[int] = []  # sub-questions whose extraction the budget skipped: one notice for all
 
         def one(i: int) -> list[dict[str, Any]]:
             candidates = [by_number[n] for n in by_subq.get(i, [])]
@@ -283,13 +284,17 @@ class ResearchPipeline:
                 return ctx.step(f"extract/{i}",
                                 lambda: self._extract_call(ctx, i, plan[i]["question"], batch, shown))
             except BudgetExceeded:
-                self._notice(f"Budget reached: evidence for sub-question {i + 1} was not extracted.")
+                over_budget.append(i + 1)
             except LLMOutputError as exc:
                 self._notice(f"Evidence for sub-question {i + 1} was skipped: {exc.message}")
             return []
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="extract") as pool:
             per_subq = list(pool.map(one, range(len(plan))))
+        if over_budget:
+            numbers = ", ".join(str(n) for n in sorted(over_budget))
+            self._notice(f"Budget reached: evidence for sub-question{'s' if len(over_budget) > 1 else ''} "
+                         f"{numbers} was not extracted.")
         checked = check_with_full_text([claim for claims in per_subq for claim in claims], sources,
                                        self.full_text_shown)
         self.audit.update(checked.counts())

@@ -34,3 +34,12 @@ def test_a_digest_says_it_is_not_synthesized_once(mia_home) -> None:  # type: ig
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Not synthesized") == 1 and "No LLM configured" not in result.stdout
     assert result.stderr.count("Not synthesized") == 1
+
+
+def test_a_run_cut_short_by_the_budget_shows_one_summary_of_what_was_skipped(mia: Mia) -> None:
+    result = mia.run("research", "DMD treatments", "--depth", "standard", "--budget", "0.012")
+    assert result.returncode == 3, result.stderr
+    lines = [line for line in result.stderr.splitlines() if "Budget reached" in line]
+    searches = [line for line in lines if "search" in line]
+    evidence = [line for line in lines if "evidence for sub-question" in line]
+    assert len(searches) <= 1 and len(evidence) <= 1 and lines, result.stderr
