@@ -164,7 +164,7 @@ def _run(call: Any, settings: Any, json_out: bool, quiet: bool, *, slug: str | N
             result: ResearchResult = call(http, remember(progress.event))
     except KeyboardInterrupt:
         name = seen["slug"]
-        sys.stderr.write(f"\nInterrupted: the run of '{name}' stopped; `mia agents resume {name}` continues it.\n"
+        sys.stderr.write(f"\nInterrupted; `mia agents resume {name}` continues the run.\n"
                          if name else "\nInterrupted before the agent was created; nothing was saved.\n")
         raise typer.Exit(130) from None
     return result
