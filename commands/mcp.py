@@ -8,6 +8,7 @@ one returns within its `wait_seconds` bound, and `research_status` polls it.
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -41,6 +42,9 @@ def mcp() -> None:
 
     settings, registry = open_state()  # fails early, on stderr, when the registry cannot be used
     registry.close()
+    if sys.stdin.isatty():  # a person, not an MCP client: say what this is (stderr; stdout is the protocol)
+        sys.stderr.write("mia mcp speaks the Model Context Protocol on stdin/stdout: start it from an MCP client "
+                         "(see the README, 'mia for other AI tools'). Ctrl+C stops it.\n")
     build_server(settings, Background(settings)).run("stdio")
 
 

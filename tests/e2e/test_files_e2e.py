@@ -55,6 +55,10 @@ def test_files_added_to_an_agent_later_are_listed_and_one_can_be_removed(mia: Mi
     shown = mia.run("agents", "show", "dmd")
     assert "file protocol.pdf · 2 page(s) · " in shown.stdout
     assert "file" in json.loads(mia.run("agents", "show", "dmd", "--json").stdout)["sources"]
+    rerun = mia.run("agents", "rerun", "dmd", "--json")
+    assert rerun.returncode == 0, rerun.stderr
+    sources = json.loads((Path(json.loads(rerun.stdout)["report_path"]).parent / "sources.json").read_text())
+    assert {"protocol.pdf, p. 2", "poster.pdf, p. 1"} <= {s["title"] for s in sources if s["kind"] == "file"}
     removed = mia.run("agents", "remove-file", "dmd", "protocol.pdf")
     assert removed.returncode == 0 and "Removed 'protocol.pdf'" in removed.stderr
     assert [f["name"] for f in json.loads(mia.run("agents", "show", "dmd", "--json").stdout)["files"]] == [
