@@ -30,7 +30,8 @@ def add_files(
             console.print(f"Already there: {', '.join(outcome.unchanged)}")
         if outcome.added:
             console.print(f"Added {len(outcome.added)} file(s) to '{record.slug}': {', '.join(outcome.added)}. "
-                          f"Its next run searches them: `mia agents rerun {record.slug}`, a trigger, or a follow-up in chat.")
+                          f"Its next run searches them: `mia agents rerun {record.slug}`, a trigger, or a "
+                          "follow-up in chat.")
     if not outcome.added and not outcome.unchanged:
         raise typer.Exit(1)
 
