@@ -94,6 +94,21 @@ def _is_usage_error(exc: Exception) -> bool:
     return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
+PLAIN_KINDS = {"float_parsing": "a number", "float_type": "a number", "int_parsing": "a whole number",
+               "int_from_float": "a whole number", "int_type": "a whole number"}
+
+
+def _plain_words(exc: Exception) -> None:
+    """Typer checks option types with pydantic and passes on its wording ("Input should be a valid number,
+    unable to parse string as a number"); say instead which value is not what: "'abc' is not a number"."""
+    errors = getattr(exc.__cause__, "errors", None)
+    if not callable(errors) or not isinstance(getattr(exc, "message", None), str):
+        return
+    first = (errors() or [{}])[0]
+    kind = PLAIN_KINDS.get(first.get("type"), "an accepted value")
+    exc.message = f"{first.get('input')!r} is not {kind}."  # type: ignore[attr-defined]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run the app; MiaError becomes a message and an exit code, never a traceback."""
     args = sys.argv[1:] if argv is None else argv
@@ -120,6 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:
         if _is_usage_error(exc):  # Click's own (Typer may vendor Click, so match by shape)
+            _plain_words(exc)
             exc.show()  # type: ignore[attr-defined]
             return int(exc.exit_code)  # type: ignore[attr-defined]
         if debug:  # a bug: say so briefly; the traceback is for --debug
