@@ -115,6 +115,21 @@ class QuoteCheck:
         return {"quotes_verified": self.verified, "quotes_unverified": self.unverified,
                 "claims_reattributed": self.reattributed}
 
+    def dropped_notice(self) -> str | None:
+        """What the person is told about the claims left out: a claim without any quote is not one whose
+        quote was looked for and not found, and small models often give none."""
+        if not self.dropped:
+            return None
+        missing = sum(1 for c in self.dropped if not str(c.get("quote") or "").strip())
+        not_found = len(self.dropped) - missing
+        if not not_found:
+            why = "they gave no quote"
+        elif not missing:
+            why = "their quote was not found in any retrieved source"
+        else:
+            why = f"{missing} gave no quote and {not_found} a quote not found in any retrieved source"
+        return f"{len(self.dropped)} extracted claim(s) were left out: {why}."
+
 
 def check_claims(claims: list[dict[str, Any]], texts: Mapping[int, str]) -> QuoteCheck:
     """Check each claim's quote against `texts` ({source number: the text the model was shown}).

@@ -300,9 +300,8 @@ class ResearchPipeline:
         self.audit.update(checked.counts())
         kept, withheld = withhold_retracted(checked.kept, sources)  # a retracted article supports nothing
         self.unverified = checked.dropped + withheld
-        if checked.dropped:
-            self._notice(f"{checked.unverified} extracted claim(s) were left out: their quote was not found in "
-                         "any retrieved source.")
+        if notice := checked.dropped_notice():
+            self._notice(notice)
         if notice := retraction_notice(sources, len(withheld)):
             self._notice(notice)
         return kept
@@ -368,13 +367,13 @@ class ResearchPipeline:
         numbered = renumber_citations(verified["body"], sources, claims + self.unverified)  # by appearance
         sources, claims = numbered.sources, numbered.claims
         verified = {**verified, "body": numbered.body, "cited": numbered.cited}
-        notes = list(self.notices)
-        if outcome == "cut_short":
-            notes.append("This report was cut short by the budget: some searches or evidence were skipped.")
+        if outcome == "cut_short":  # a notice, so the person sees why the exit code is 3, not only the file
+            self._notice("This report was cut short by the budget: some searches or evidence were skipped.")
         if outcome == "uncited":
-            notes.append("Nothing in this report is cited: the model's text points at none of the retrieved "
+            self._notice("Nothing in this report is cited: the model's text points at none of the retrieved "
                          "sources, so treat it as unsupported. A stronger model (`mia config set llm.model "
                          "MODEL`) usually cites its evidence.")
+        notes = list(self.notices)
         if outcome == "no_sources":
             report = render_digest(question=self.params["question"], header=header, sources=[], notes=notes + [
                 "No source returned anything for this question, so mia wrote no report: an answer without "

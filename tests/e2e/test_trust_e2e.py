@@ -73,7 +73,7 @@ def test_quotes_are_checked_against_the_sources_text(mia: Mia, research_llm: Res
         assert moved and all(c["source"] != c["cited_as"] for c in moved)
     if quotes in ("invented", "missing"):
         assert {c["quote_check"] for c in claims} == {"not_found"}
-        assert "quote was not found" in report
+        assert ("quote was not found" if quotes == "invented" else "they gave no quote") in report
 
 
 def test_a_document_found_by_two_services_gets_one_number(research_llm: ResearchLLM, mia_home: Path) -> None:
@@ -193,6 +193,23 @@ def test_a_cut_or_empty_synthesis_is_said_with_the_setting_that_fixes_it(mia: Mi
     assert words in report and "llm.max_tokens" in report
     if status == "not_synthesized":
         assert "Source digest" in report
+
+
+@pytest.mark.parametrize(("switch", "extra", "words"), [
+    ({"uncited": True}, (), "Nothing in this report is cited"),
+    ({}, ("--budget", "0.012"), "cut short by the budget"),
+    ({"quotes": "missing"}, (), "they gave no quote"),
+    ({"synthesis_end": "length"}, (), "The report was cut off"),
+])
+def test_exit_3_is_explained_on_stderr_not_only_in_the_file(mia: Mia, research_llm: ResearchLLM,
+                                                             switch: dict[str, object], extra: tuple[str, ...],
+                                                             words: str) -> None:
+    for name, value in switch.items():
+        setattr(research_llm, name, value)
+    result = mia.run("research", "DMD treatments", "--depth", "quick", *extra)
+    assert result.returncode == 3, result.stderr
+    notices = [line for line in result.stderr.splitlines() if line.startswith("! ")]
+    assert any(words in line for line in notices), result.stderr
 
 
 def test_a_synthesis_over_the_context_window_shrinks_and_is_written(research_llm: ResearchLLM,

@@ -51,3 +51,22 @@ def test_claims_are_verified_reattributed_or_dropped() -> None:
     assert checked.kept[1]["source"] == 2 and checked.kept[1]["cited_as"] == 1
     assert [c["quote_check"] for c in checked.dropped] == ["not_found", "not_found"]
     assert checked.counts() == {"quotes_verified": 2, "quotes_unverified": 2, "claims_reattributed": 1}
+
+
+@pytest.mark.parametrize(("quotes", "words"), [
+    (["", None], "2 extracted claim(s) were left out: they gave no quote."),
+    (["made up words", "also made up"], "their quote was not found in any retrieved source"),
+    (["", "made up words"], "1 gave no quote and 1 a quote not found in any retrieved source"),
+])
+def test_the_notice_about_claims_left_out_says_whether_they_had_a_quote(quotes: list[str | None],
+                                                                          words: str) -> None:
+    checked = check_claims([{"claim": "c", "source": 1, "quote": q} for q in quotes],
+                           {1: "The trial met its primary endpoint."})
+    notice = checked.dropped_notice()
+    assert notice is not None and words in notice
+
+
+def test_no_notice_when_no_claim_was_left_out() -> None:
+    checked = check_claims([{"claim": "c", "source": 1, "quote": "met its primary endpoint"}],
+                           {1: "The trial met its primary endpoint."})
+    assert checked.dropped_notice() is None
