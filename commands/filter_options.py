@@ -16,13 +16,14 @@ Since = Annotated[int | None, typer.Option(
 Until = Annotated[int | None, typer.Option(
     "--until", help="Only sources published in or before this year.", rich_help_panel=PANEL)]
 ArticleTypes = Annotated[str | None, typer.Option(
-    "--article-types", help="PubMed / Europe PMC publication types: rct,meta-analysis,systematic-review,review,trial.",
-    rich_help_panel=PANEL)]
+    "--article-types", help="PubMed / Europe PMC publication types, comma-separated: rct, meta-analysis, "
+    "systematic-review, review, trial.", rich_help_panel=PANEL)]
 TrialStatus = Annotated[str | None, typer.Option(
-    "--trial-status", help="ClinicalTrials.gov status: recruiting,not-yet-recruiting,active,completed,terminated,...",
-    rich_help_panel=PANEL)]
+    "--trial-status", help="ClinicalTrials.gov status, comma-separated: recruiting, not-yet-recruiting, active, "
+    "enrolling-by-invitation, completed, suspended, terminated, withdrawn, unknown.", rich_help_panel=PANEL)]
 TrialPhase = Annotated[str | None, typer.Option(
-    "--trial-phase", help="ClinicalTrials.gov phases: early1,1,2,3,4,na.", rich_help_panel=PANEL)]
+    "--trial-phase", help="ClinicalTrials.gov phases, comma-separated: early1, 1, 2, 3, 4, na.",
+    rich_help_panel=PANEL)]
 Domains = Annotated[str | None, typer.Option(
     "--domains", help="Web search only on these domains, e.g. nih.gov,fda.gov (at most 20).", rich_help_panel=PANEL)]
 ExcludeDomains = Annotated[str | None, typer.Option(

@@ -26,3 +26,17 @@ def test_research_help_names_its_arguments_and_defaults(capsys: pytest.CaptureFi
     for default in ("research.sources setting", "research.depth setting (initially standard)",
                     "research.budget_usd setting (initially 0.50)"):
         assert default in text
+
+
+@pytest.mark.parametrize("command", [("research",), ("triggers", "add")])
+def test_filter_help_lists_every_value_whole_at_80_columns(capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch,
+                                                           command: tuple[str, ...]) -> None:
+    from mia.filters import ARTICLE_TYPES, TRIAL_PHASES, TRIAL_STATUSES
+
+    monkeypatch.setenv("COLUMNS", "80")
+    text = help_of(capsys, *command)
+    assert "…" not in text and ",..." not in text  # a list without spaces is cut at the column, not wrapped
+    words = set(text.replace(",", " ").replace(".", " ").split())
+    for value in (*ARTICLE_TYPES, *TRIAL_STATUSES, *(p for p in TRIAL_PHASES if p != "0")):
+        assert value in words, value
