@@ -267,13 +267,23 @@ def _instance_key(item: dict[str, Any]) -> str:
     return str(item.get("id") or item.get("instance_id") or json.dumps(item, sort_keys=True))
 
 
+# How each setting cloud triggers need is set: the command, and the environment variable.
+SET_CLOUD_SETTING = {"cloudflare.account_id": ("mia config set cloudflare.account_id ID", "CLOUDFLARE_ACCOUNT_ID"),
+                     "cloudflare.api_token": ("mia config set cloudflare.api_token", "CLOUDFLARE_API_TOKEN"),
+                     "r2.bucket": ("mia config set r2.bucket NAME", "MIA_R2_BUCKET")}
+
+
 def require_cloud_settings(settings: Settings) -> None:
     """Deploying needs the account, the token and the R2 bucket; say which are missing and how to set them."""
     missing = [key for key, value in (("cloudflare.account_id", settings.cloudflare.account_id),
                                       ("cloudflare.api_token", settings.secret("cloudflare.api_token")),
                                       ("r2.bucket", settings.r2.bucket)) if not value]
     if missing:
+        one = len(missing) == 1
+        steps = [f"`{SET_CLOUD_SETTING[k][0]}`" + (" (prompted for, kept in secrets.toml)" if k.endswith("token")
+                                                  else "") for k in missing]
         raise MissingCredentialError(
-            f"Cloud triggers need {', '.join(missing)}, and {'it is' if len(missing) == 1 else 'they are'} not set.",
-            "Set them with `mia config set KEY` (the token is prompted for and kept in secrets.toml), or export "
-            "CLOUDFLARE_ACCOUNT_ID / CLOUDFLARE_API_TOKEN / MIA_R2_BUCKET.")
+            f"Cloud triggers need {' and '.join(missing)}, and {'it is' if one else 'they are'} not set.",
+            f"Set {'it' if one else 'them'}: {'; '.join(steps)}{', or' if one else '; or'} export "
+            f"{' / '.join(SET_CLOUD_SETTING[k][1] for k in missing)}.")
+
