@@ -93,8 +93,8 @@ def status(remote: Annotated[bool, typer.Option("--remote", help="Ask Cloudflare
     console = out_console()
     for row in rows:
         orphaned = " · trigger removed locally" if row.get("orphaned") else ""
-        console.print(f"trigger {row['trigger_id']} · {row['agent']} · planned until "
-                      f"{row['horizon'] or 'open-ended'}{orphaned}")
+        plan = f"planned until {row['horizon']}" if row["horizon"] else "repeats with no end date"
+        console.print(f"trigger {row['trigger_id']} · {row['agent']} · {plan}{orphaned}", highlight=False)
         for inst in row.get("instances", []):
             error = f" · {inst['error']}" if inst["error"] else ""
             console.print(f"  {inst['role']:4} {inst['slot']}  {inst['status']}{error}  ({inst['id']})",

@@ -250,3 +250,14 @@ def test_a_workflow_deleted_outside_mia_is_registered_again_with_fresh_chains(cl
     assert report["uploaded"] is True and "mia-research" in cloud.state.workflows
     assert [(t["trigger_id"], t["action"]) for t in report["triggers"]] == [(trigger, "created")]
     assert cloud.state.instances["mia-research"][report["triggers"][0]["instance"]]["status"] == "waiting"
+
+
+def test_status_says_an_interval_trigger_repeats_and_a_cron_one_is_planned_until_a_time(
+        cloud: FakeCloudflareAPI, env: dict[str, str]) -> None:
+    weekly, = make_agent("dmd", {"cron": "0 8 * * 1"})
+    hourly, = make_agent("sma", {"every": "6h"})
+    deploy_json(env)
+    lines = mia(env, "triggers", "status").stdout.splitlines()
+    assert "planned until open-ended" not in "\n".join(lines)
+    assert any(line.startswith(f"trigger {hourly} · sma · repeats with no end date") for line in lines), lines
+    assert any(line.startswith(f"trigger {weekly} · dmd · planned until 20") for line in lines), lines
