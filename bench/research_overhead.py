@@ -2,8 +2,8 @@
 
 The fakes answer every LLM call after 300 ms and every search call after 200 ms; the plan has 6 sub-questions,
 so 24 searches run, and the second look (depth deep: two rounds) proposes two follow-up searches a round. The
-critical path is the sum over the dependent stages (plan, search, extract, each round's gaps, search and
-extract, synthesize) of the slowest call chain in each, read from the fakes' request log, with only the
+critical path is the sum over the dependent stages (plan, search, full-text reads and extract, each round's
+gaps, search and extract, synthesize) of the slowest call chain in each, read from the fakes' request log, with only the
 documented rate limits: a PubMed stage is its ESearch calls at NCBI's 10 requests/s (with a key) and then one
 EFetch for all their PMIDs, since EFetch takes up to 200 ids a call. The model profile's discovery calls
 before the plan (made once per model and cached in MIA_HOME; each run here meets a fresh fake, so each run
@@ -67,9 +67,14 @@ def critical_path(services: FakeServices) -> float:
         else:
             stages.append([request])
     total = discovery
-    search = [r for r in services.requests if r.service in SEARCH_SERVICES]
+    search = [r for r in services.requests if r.service in SEARCH_SERVICES and "fullTextXML" not in r.path]
+    full_text = [r for r in services.requests if "fullTextXML" in r.path]
     for n, stage in enumerate(stages):
         total += max(r.finished - r.started for r in stage)
+        if task_of(stage[0].json or {}) == "extract":  # open full text is read (side by side) before extracting
+            begin = max(r.finished for r in stages[n - 1]) if n else 0.0
+            total += max((r.finished - r.started for r in full_text if begin <= r.started < stage[-1].started),
+                         default=0.0)
         if n + 1 < len(stages):
             begin, end = max(r.finished for r in stage), min(r.started for r in stages[n + 1])
             between = [r for r in search if begin <= r.started < end]

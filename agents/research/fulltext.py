@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,13 +47,16 @@ class FullTextReader:
 
     def read(self, ctx: RunContext, batch: Sequence[Source], query: str) -> dict[int, list[Passage]]:
         """{source number: the best passages for `query`} for up to READ_PER_SUB_QUESTION open-access sources."""
+        wanted = [(s.number, pmcid) for s in batch if s.number is not None and (pmcid := pmcid_of(s))]
+        wanted = wanted[:READ_PER_SUB_QUESTION]
+        if not wanted:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="fulltext") as pool:  # side by side
+            available = list(pool.map(lambda item: self._ensure(ctx, item[1]), wanted))
         shown: dict[int, list[Passage]] = {}
-        for source in batch:
-            pmcid = pmcid_of(source)
-            if pmcid is None or source.number is None or len(shown) >= READ_PER_SUB_QUESTION:
-                continue
-            if self._ensure(ctx, pmcid) and (passages := self.passages(pmcid, query)):
-                shown[source.number] = passages
+        for (number, pmcid), ok in zip(wanted, available, strict=True):
+            if ok and (passages := self.passages(pmcid, query)):
+                shown[number] = passages
         return shown
 
     def _ensure(self, ctx: RunContext, pmcid: str) -> bool:
