@@ -67,3 +67,29 @@ def test_a_quick_run_takes_no_second_look(gappy: tuple[Mia, ResearchLLM]) -> Non
     llm.gap_queries = 2
     assert mia.run("research", "DMD treatments", "--depth", "quick").returncode == 0
     assert llm.tasks["gaps"] == 0
+
+
+def test_a_run_killed_after_its_second_look_resumes_without_looking_or_searching_again(
+        gappy: tuple[Mia, ResearchLLM], mia_home: Path) -> None:
+    import signal
+    import threading
+    import time
+
+    mia, llm = gappy
+    llm.gap_queries = 1
+    gate = threading.Event()
+    llm.hold["synthesize"] = gate
+    proc = mia.popen("research", "DMD treatments", "--depth", "standard", "--json")
+    deadline = time.monotonic() + 60
+    while llm.tasks["synthesize"] < 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    before = done_steps(mia_home)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    gate.set()
+    assert {"gaps/1", "search/pubmed/5", "extract/5"} <= before and "synthesize" not in before
+    resumed = mia.run("agents", "resume", "dmd-treatments", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert llm.tasks["gaps"] == 1 and llm.tasks["extract"] == 6  # finished steps were not asked again
+    plan = json.loads((Path(json.loads(resumed.stdout)["report_path"]).parent / "plan.json").read_text())
+    assert [sq["query"] for sq in plan[5:]] == [GAP_FACETS[0]]
