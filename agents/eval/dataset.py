@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -44,14 +45,17 @@ def load_items() -> tuple[Item, ...]:
 
 
 def select(split: str, n: int) -> list[Item]:
-    """The first `n` items of `split` (test or dev), in a fixed order, so two runs ask the same questions.
+    """The first `n` items of `split` (test or dev) in a fixed pseudo-random order (by SHA-256 of the PMID), so two
+    runs ask the same questions and any first `n` is a fair sample: the official test file lists its items
+    grouped by label (its first 50 are all "yes").
 
     Raises UsageError for an unknown split or an `n` outside 1..size of the split.
     """
     if split not in SPLITS:
         raise UsageError(f"Unknown split '{split}'.", "Choose --split test (for figures) or --split dev "
                                                       "(for developing prompts).")
-    items = [item for item in load_items() if item.split == split]
+    items = sorted((item for item in load_items() if item.split == split),
+                   key=lambda item: hashlib.sha256(item.pmid.encode()).hexdigest())
     if not 1 <= n <= len(items):
         raise UsageError(f"--n must be between 1 and {len(items)} for the {split} split (got {n}).",
                          "Example: --n 50")

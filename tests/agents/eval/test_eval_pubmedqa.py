@@ -21,13 +21,15 @@ from mia.store.db import open_registry
 from mia.tui.data import agent_rows
 
 FIRST_FIVE = select("test", 5)
+WORD = {"yes": "Yes", "no": "No", "maybe": "Uncertain"}
+WRONG = {"yes": "No", "no": "Yes", "maybe": "Yes"}
 SCRIPTS = [
-    Script(pmid=FIRST_FIVE[0].pmid, verdict="Yes"),  # right, gold cited, quotes verbatim
-    Script(pmid=FIRST_FIVE[1].pmid, verdict="No"),  # wrong verdict
-    Script(pmid=FIRST_FIVE[2].pmid, verdict="Uncertain", cite="other"),  # maybe vs yes: wrong; gold not cited
+    Script(pmid=FIRST_FIVE[0].pmid, verdict=WORD[FIRST_FIVE[0].label]),  # right, gold cited, quotes verbatim
+    Script(pmid=FIRST_FIVE[1].pmid, verdict=WRONG[FIRST_FIVE[1].label]),  # wrong verdict
+    Script(pmid=FIRST_FIVE[2].pmid, verdict=WRONG[FIRST_FIVE[2].label], cite="other"),  # wrong; gold not cited
     # Quotes found nowhere: no verified evidence, so no report is synthesised (a digest): no verdict, nothing cited.
     Script(pmid=FIRST_FIVE[3].pmid, verdict=None, quotes="invented"),
-    Script(pmid=FIRST_FIVE[4].pmid, verdict="Yes", bogus_citation=True),  # right; one citation removed
+    Script(pmid=FIRST_FIVE[4].pmid, verdict=WORD[FIRST_FIVE[4].label], bogus_citation=True),  # right; 1 removed
 ]
 
 
@@ -43,7 +45,8 @@ def services(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeServices]:
 def test_the_shipped_data_set_has_the_official_test_split_and_a_dev_split() -> None:
     items = load_items()
     assert len(items) == 1000 and sum(i.split == "test" for i in items) == 500
-    assert FIRST_FIVE[0].pmid == "12377809" and all(i.label == "yes" for i in FIRST_FIVE)
+    assert [i.pmid for i in select("test", 3)] == [i.pmid for i in FIRST_FIVE[:3]]  # a fixed order
+    assert {i.label for i in select("test", 50)} == {"yes", "no", "maybe"}  # a fair sample, not the file's order
     assert {i.label for i in items} == {"yes", "no", "maybe"} and select("dev", 1)[0].split == "dev"
 
 
@@ -60,7 +63,8 @@ def test_five_scripted_questions_give_exact_figures(services: FakeServices, mia_
         "quotes_verified": 0.8, "identifiers_removed": 1, "errors": 0}
     spent = registry.one("SELECT SUM(cost_usd) AS c FROM usage")["c"]
     assert spent > 0 and got["cost_per_question"] == round(spent / 5, 6) and got["seconds_per_question"] > 0
-    assert [i["verdict"] for i in record["items"]] == ["yes", "no", "maybe", None, "yes"]
+    label = {"Yes": "yes", "No": "no", "Uncertain": "maybe"}
+    assert [i["verdict"] for i in record["items"]] == [label[s.verdict] if s.verdict else None for s in SCRIPTS]
     assert [i["status"] for i in record["items"]] == ["done", "done", "done", "no_evidence", "done"]
     saved = json.loads(Path(record["path"]).read_text())
     assert Path(record["path"]).parent == mia_home / "evals" and saved["figures"] == got
