@@ -82,7 +82,7 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
                      files: Sequence[str] = (), filters: SearchFilters | None = None) -> ResearchRequest:
     """Check the user's input before anything is written; every problem is a UsageError with a fix."""
     check_utf8(question, "The research question")
-    question = question.strip()
+    question = " ".join(question.split())  # one line: it is the report's title and a row in `agents list`
     if not question:
         raise UsageError("The research question is empty.", 'Ask something, e.g.: mia research "DMD treatments"')
     if len(question) > MAX_QUESTION_CHARS:

@@ -27,6 +27,16 @@ def test_a_dash_reads_the_question_from_standard_input(mia: Mia) -> None:
     assert json.loads(mia.run("agents", "show", "dmd-treatments", "--json").stdout)["question"] == "DMD treatments"
 
 
+def test_a_question_over_several_lines_becomes_one_line(mia: Mia) -> None:
+    typed = b"DMD treatments:\n\tgene therapy\n  or exon skipping?\n"
+    result = run(mia, ["research", "-", "--depth", "quick", "--json"], typed)
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    question = "DMD treatments: gene therapy or exon skipping?"
+    assert json.loads(mia.run("agents", "show", str(out["name"]), "--json").stdout)["question"] == question
+    assert Path(out["report_path"]).read_text().startswith(f"# {question}\n")  # a title, and a table row, of one line
+
+
 @pytest.mark.parametrize(("args", "stdin", "words"), [
     (["research", "-"], b"DMD \xff treatments", "not valid UTF-8: byte 0xff"),
     (["research", "-"], ("word " * 900).encode(), "4,499 characters long"),
