@@ -39,9 +39,8 @@ def source_entry(source: Source) -> str:
     """One line of the numbered source list."""
     facts: list[str] = ["**Retracted**"] if source.retracted else []
     facts.append(KIND_LABEL.get(source.kind, source.kind))
-    if source.identifier:
-        prefix = {"pubmed": "PMID ", "europepmc": ""}.get(source.kind, "")
-        facts.append(f"{prefix}{source.identifier}")
+    if source.identifier:  # a PubMed id is 'PMID n' whichever service found it, as in the digest
+        facts.append(paper_id(source) if source.kind in ("pubmed", "europepmc") else source.identifier)
     if source.kind != "trial" and (design := design_of(source)):
         facts.append(design)
     if source.phases:

@@ -52,3 +52,16 @@ def test_a_digest_groups_trials_by_phase_and_lists_papers_newest_first() -> None
     assert digest.index("### Phase 3") < digest.index("### Phase 2")
     assert digest.index("Title 2") < digest.index("Title 1")
     assert "PMID 1001" in digest and "> Not synthesized." in digest
+
+
+def test_a_pubmed_id_found_by_europe_pmc_is_written_as_a_pmid_in_the_source_list() -> None:
+    from mia.agents.research.report import source_entry
+
+    def entry(kind: str, identifier: str) -> str:
+        return source_entry(Source(kind=kind, url="https://europepmc.org/article/MED/99010020", title="T",
+                                   identifier=identifier, number=1))
+
+    assert "— Europe PMC; PMID 99010020" in entry("europepmc", "99010020")
+    assert "— PubMed; PMID 99010020" in entry("pubmed", "99010020")
+    assert "— Europe PMC; PMC9900123" in entry("europepmc", "PMC9900123")
+    assert "— Europe PMC; 10.5555/preprint.2025.1003" in entry("europepmc", "10.5555/preprint.2025.1003")
