@@ -70,6 +70,7 @@ class ReportLines(ScrollView, can_focus=True):
         Binding("p", "previous_citation", "Prev [n]", show=False),
         Binding("enter", "follow", "Follow [n]"),
         Binding("up", "scroll_up", show=False), Binding("down", "scroll_down", show=False),
+        Binding("left", "scroll_left", show=False), Binding("right", "scroll_right", show=False),
         Binding("pageup", "page_up", show=False), Binding("pagedown", "page_down", show=False),
         Binding("home", "scroll_home", show=False), Binding("end", "scroll_end", show=False),
     ]

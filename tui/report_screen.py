@@ -20,6 +20,7 @@ from mia.agents.research.references import links
 from mia.models import Source
 from mia.tui.report_lines import ReportLines, diff_strips, render_markdown, sections
 
+READY = "n/p: citations · Enter or click: follow · s: sources · v: versions"
 KIND = {"web": "Web page", "pubmed": "PubMed article", "europepmc": "Europe PMC record",
         "trial": "Clinical trial (ClinicalTrials.gov)", "correspondence": "Correspondence", "file": "Your document"}
 
@@ -112,6 +113,8 @@ class ReportScreen(Screen[None]):
         Binding("r", "tab('report')", "Report"),
         Binding("s", "tab('sources')", "Sources"),
         Binding("v", "tab('versions')", "Versions"),
+        # Also when the focus is elsewhere on the Report tab (its tab strip, after a click).
+        Binding("n", "citation(1)", show=False), Binding("p", "citation(-1)", show=False),
     ]
 
     def __init__(self, view: ReportView) -> None:
@@ -169,7 +172,7 @@ class ReportScreen(Screen[None]):
             self.rendered_width = width
             self.render_report(width)
 
-    @work(thread=True, exclusive=True, group="render")
+    @work(thread=True, exclusive=True, group="render", exit_on_error=False)
     def render_report(self, width: int) -> None:
         """Render section by section in a thread; each part is shown as soon as it is ready."""
         from textual.worker import get_current_worker
@@ -187,8 +190,7 @@ class ReportScreen(Screen[None]):
                 self.app.call_from_thread(lines.append, pending)
                 pending, shown = [], time.monotonic()
         self.app.call_from_thread(lines.append, pending)
-        self.app.call_from_thread(self._status, "n/p: walk the citations · Enter or click: follow one · "
-                                  "s: every source · v: versions")
+        self.app.call_from_thread(self._status, READY)
 
     def _status(self, text: str) -> None:
         self.query_one("#report-status", Static).update(text)
@@ -197,6 +199,13 @@ class ReportScreen(Screen[None]):
         self.query_one("#report-tabs", TabbedContent).active = tab
         target = {"report": "#report-lines", "sources": "#source-list", "versions": "#version-list"}[tab]
         self.query_one(target).focus()
+
+    def action_citation(self, step: int) -> None:
+        if self.query_one("#report-tabs", TabbedContent).active != "report":
+            return
+        lines = self.query_one("#report-lines", ReportLines)
+        lines.focus()
+        lines.action_next_citation() if step > 0 else lines.action_previous_citation()
 
     def on_report_lines_followed(self, event: ReportLines.Followed) -> None:
         raw = self.view.source(event.number)
@@ -224,7 +233,7 @@ class ReportScreen(Screen[None]):
         help_text.update(f"What changed from v{old} to v{new}:")
         self.show_diff(old, new)
 
-    @work(thread=True, exclusive=True, group="diff")
+    @work(thread=True, exclusive=True, group="diff", exit_on_error=False)
     def show_diff(self, old: int, new: int) -> None:
         lines = self.view.diff(old, new) if self.view.diff else []
         strips = diff_strips(lines or ["(no differences)"])
