@@ -332,7 +332,7 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
     version = agent.report_version if output.outcome == "unchanged" else params["report_version"]
     agent_store.set_status(registry, agent.id, "done" if status == "unchanged" else status, report_version=version)
     usage = run_store.run_spend(registry, run_id)
-    _write_run_record(workspace, agent.slug, run_id, params, output, usage)
+    _write_run_record(workspace, agent.slug, run_id, {**params, "report_version": version}, output, usage)
     if settings.sync.auto and (notice := auto_push(settings, registry, agent.slug)):
         on_event("notice", {"message": notice})  # the mirror failing never fails a finished run
     return ResearchResult(

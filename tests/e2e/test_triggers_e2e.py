@@ -116,3 +116,5 @@ def test_a_follow_up_lists_exactly_what_changed_and_stays_quiet_when_nothing_did
         assert len(notes) == 2 and "Nothing material changed since report v2" in notes[-1].read_text()
         assert not (folder / "reports" / "v3.md").exists()
         assert len(json.loads(mia.run("inbox", "--json").stdout)) == 1
+        records = {json.loads(p.read_text())["outcome"]: json.loads(p.read_text()) for p in (folder / "runs").glob("*")}
+        assert records["unchanged"]["report_version"] == 2  # the report stays at v2: this run wrote no v3
