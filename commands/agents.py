@@ -117,10 +117,30 @@ def delete(agent: Annotated[str, typer.Argument(help="Agent name or id.", autoco
 
         removed = delete_remote_agent(settings, registry, record.slug)
         err_console().print(f"Deleted {removed} object(s) of '{record.slug}' from R2.")
+    _stop_cloud_triggers(settings, registry, record)
     keep_spend(registry, record.id, mark="deleted-agent")  # `mia usage` keeps what it cost
     delete_agent(registry, record.id)
     Workspace(settings.workspace_root).remove_agent(record.slug)
     err_console().print(f"Deleted agent '{record.slug}'.")
+
+
+def _stop_cloud_triggers(settings: Any, registry: Any, record: Any) -> None:
+    """Stop the agent's triggers that run in Cloudflare Workflows, as `triggers remove` does: else their
+    chains go on firing (and costing) for an agent that no longer exists here."""
+    from mia.store.cloud import list_cloud_triggers
+
+    deployed = [row for row in list_cloud_triggers(registry) if row.agent_id == record.id]
+    if not deployed:
+        return
+    from mia.agents.cloud.deploy import withdraw
+    from mia.commands.triggers_cloud import cloudflare_api
+
+    api = cloudflare_api(settings)
+    with api.http:
+        for row in deployed:
+            change = withdraw(registry, api, row, "removed")
+            err_console().print(f"Stopped trigger {row.trigger_id} in the cloud ({len(change.terminated)} "
+                                "instance(s) terminated).")
 
 
 @app.command("export")

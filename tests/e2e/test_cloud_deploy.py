@@ -261,3 +261,19 @@ def test_status_says_an_interval_trigger_repeats_and_a_cron_one_is_planned_until
     assert "planned until open-ended" not in "\n".join(lines)
     assert any(line.startswith(f"trigger {hourly} · sma · repeats with no end date") for line in lines), lines
     assert any(line.startswith(f"trigger {weekly} · dmd · planned until 20") for line in lines), lines
+
+
+def test_deleting_an_agent_stops_its_triggers_in_the_cloud(cloud: FakeCloudflareAPI, env: dict[str, str]) -> None:
+    trigger, = make_agent("dmd", {"every": "1d"})
+    deploy_json(env)
+    started = [i for i in cloud.state.instances["mia-research"] if i.startswith(f"trg-{trigger}-")]
+    assert started
+
+    result = mia(env, "agents", "delete", "dmd", "--yes")
+
+    assert result.returncode == 0, result.stderr
+    assert f"Stopped trigger {trigger} in the cloud" in result.stderr
+    states = cloud.state.instances["mia-research"]
+    assert all(states[i]["status"] == "terminated" for i in started)  # no chain fires on for a deleted agent
+    status = json.loads(mia(env, "triggers", "status", "--json").stdout)
+    assert status["triggers"] == []
