@@ -72,7 +72,7 @@ def show(agent: Annotated[str, typer.Argument(help="Agent name or id.", autocomp
     data = agent_json(settings, registry, record)
     runs = registry.query(
         "SELECT r.id, r.status, r.stage, r.outcome, r.origin, r.error, r.created_at, r.finished_at, "
-        "COALESCE((SELECT SUM(cost_usd) FROM usage u WHERE u.run_id = r.id), 0) AS cost_usd "
+        "ROUND(COALESCE((SELECT SUM(cost_usd) FROM usage u WHERE u.run_id = r.id), 0), 6) AS cost_usd "
         "FROM runs r WHERE r.agent_id = ? ORDER BY r.created_at", (record.id,))
     data["runs"] = runs
     from mia.agents.research.documents import library_of

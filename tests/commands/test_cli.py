@@ -147,3 +147,19 @@ def test_text_with_square_brackets_is_printed_as_it_is(capsys: pytest.CaptureFix
     code, out, err = run(capsys, "agents", "show", "brackets")
     assert code == 0, err
     assert "question: Is [bold] exon skipping [/x] durable [1]?" in out
+
+
+def test_agents_show_json_gives_each_runs_cost_in_whole_micro_dollars(capsys: pytest.CaptureFixture[str]) -> None:
+    from mia.models import Usage
+    from mia.store.runs import create_run, record_usage
+
+    registry = open_registry(load_settings().registry_path)
+    agent = create_agent(registry, question="DMD treatments", sources=["pubmed"], depth="quick", model="m",
+                         budget_usd=0.5)
+    run_record = create_run(registry, agent_id=agent.id, kind="research", params={}, code_version="t")
+    for cost in (0.1, 0.2, 0.000000012):  # sums to 0.30000001200000004 in floating point
+        record_usage(registry, Usage(service="Workers AI", cost_usd=cost), run_id=run_record.id, agent_id=agent.id,
+                     step_key=None)
+    code, out, _ = run(capsys, "agents", "show", "dmd-treatments", "--json")
+    assert code == 0
+    assert json.loads(out)["runs"][0]["cost_usd"] == 0.3 and json.loads(out)["cost_usd"] == 0.3
