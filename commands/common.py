@@ -100,7 +100,17 @@ def confirm_or_cancel(question: str) -> None:
     """Ask yes/no; a deliberate "no" prints "Cancelled." and exits 1 (Ctrl+C at the prompt stays 130)."""
     import typer
 
-    if not typer.confirm(question, default=False, err=True):
+    try:
+        agreed = typer.confirm(question, default=False, err=True)
+    except typer.Abort:  # Ctrl+C, or standard input ended (a script, cron): only the first is an interrupt
+        if sys.stdin.isatty():
+            raise
+        from mia.errors import UsageError
+
+        sys.stderr.write("\n")
+        raise UsageError("There was no answer: standard input is not a terminal, and it ended.",
+                         "Add --yes to go ahead without being asked.") from None
+    if not agreed:
         sys.stderr.write("Cancelled.\n")
         raise typer.Exit(1)
 

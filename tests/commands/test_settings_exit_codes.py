@@ -72,6 +72,16 @@ def test_a_deliberate_no_exits_1_with_cancelled(capsys: pytest.CaptureFixture[st
     assert run(capsys, "agents", "show", "dmd-treatments")[0] == 0
 
 
+def test_no_answer_from_a_script_is_a_usage_error_naming_yes_not_an_interrupt(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _agent()
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # a script or cron job: standard input ends at once
+    code, _, err = run(capsys, "agents", "delete", "dmd-treatments")
+    assert code == 2 and "Aborted" not in err, err
+    assert "not a terminal" in err and "--yes" in err
+    assert run(capsys, "agents", "show", "dmd-treatments")[0] == 0
+
+
 def test_export_into_a_missing_folder_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     _agent()
     code, _, err = run(capsys, "agents", "export", "dmd-treatments", "--output", str(tmp_path / "no" / "a.tar.gz"))
