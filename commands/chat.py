@@ -123,7 +123,7 @@ def _show_tool(outcome: ToolOutcome) -> None:
 
     mark = ("✓", "green") if outcome.ok else ("✗", "red")
     # Summaries quote tool output (citations like [1], web text): never interpret them as markup.
-    err_console().print(Text.assemble((f"· {outcome.name} ", "dim"), mark, (f" {outcome.summary}", "dim")))
+    err_console().print(Text.assemble((f"· {outcome.label} ", "dim"), mark, (f" {outcome.summary}", "dim")))
 
 
 def _await_research(background: Background, *, quiet: bool) -> None:

@@ -332,7 +332,7 @@ class MiaApp(App[None]):
         if self.answer_block is not None:  # text said before the call stays above it; the answer goes below
             self.answer_block.finish()
             self.answer_block = None
-        note = tool_note(outcome.name, outcome.ok, outcome.summary)
+        note = tool_note(outcome.label, outcome.ok, outcome.summary)
         if self._thinking_shown():
             await self.view.mount(note, before=self.thinking)
         else:

@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
 
+from mia.agents.chat.tool_registry import tool_label
 from mia.store.conversations import MessageRecord
 
 SHOWN_MESSAGES = 120
@@ -206,10 +207,10 @@ def seal_point(text: str, max_blocks: int, max_items: int) -> int | None:
     return None
 
 
-def tool_note(name: str, ok: bool, summary: str) -> NoteBlock:
-    """The note for one tool call."""
+def tool_note(label: str, ok: bool, summary: str) -> NoteBlock:
+    """The note for one tool call, under the tool's label as a person reads it (`tool_label`)."""
     mark = "✓" if ok else "✗"
-    return NoteBlock(f"⚙ {name} {mark} {summary}".rstrip(), "tool" if ok else "tool error")
+    return NoteBlock(f"⚙ {label} {mark} {summary}".rstrip(), "tool" if ok else "tool error")
 
 
 def blocks_for(messages: list[MessageRecord]) -> list[Widget]:
@@ -225,7 +226,7 @@ def blocks_for(messages: list[MessageRecord]) -> list[Widget]:
             blocks.append(HistoryAnswer(message.content))
         elif message.role == "tool":
             call = message.tool_calls or {}
-            blocks.append(tool_note(str(call.get("name", "tool")), bool(call.get("ok")), ""))
+            blocks.append(tool_note(tool_label(str(call.get("name", "tool"))), bool(call.get("ok")), ""))
         elif message.role == "event":
             blocks.append(NoteBlock(f"● {message.content}", "event"))
     return blocks

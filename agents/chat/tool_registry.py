@@ -68,6 +68,22 @@ class Tool:
                                                  "parameters": parameters}}
 
 
+# What a person reads in a tool note for each built-in tool: the tools' names are the model's vocabulary.
+TOOL_LABELS = {
+    "spawn_research": "Research", "list_agents": "Agents", "read_report": "Report", "ask_agent": "Follow-up",
+    "search_web": "Web search", "read_file": "Read file", "write_file": "Write file", "list_files": "Files",
+    "draft_email": "E-mail draft", "search_documents": "Your documents",
+}
+
+
+def tool_label(name: str) -> str:
+    """A tool note's label: the built-in tool's label, or "server: tool" for an MCP server's `server__tool`."""
+    if name in TOOL_LABELS:
+        return TOOL_LABELS[name]
+    server, sep, tool = name.partition("__")
+    return f"{server}: {tool.replace('_', ' ')}" if sep else name.replace("_", " ")
+
+
 @dataclass
 class ToolOutcome:
     """What one tool call did: the result text shown to the model, and whether it worked."""
@@ -79,8 +95,13 @@ class ToolOutcome:
     content: str
     summary: str = ""
 
+    @property
+    def label(self) -> str:
+        """The call as a person reads it in a tool note ("Research", "Web search"), never the tool's own name."""
+        return tool_label(self.name)
+
     def as_json(self) -> dict[str, Any]:
-        """The shape `mia ask --json` prints."""
+        """The shape `mia ask --json` prints (with the tool's own name, for scripts)."""
         return {"name": self.name, "arguments": self.arguments, "ok": self.ok}
 
 

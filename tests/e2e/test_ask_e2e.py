@@ -60,7 +60,8 @@ def test_ask_starts_research_waits_for_it_and_continue_sees_the_news(mia: Mia, c
     first = mia.run("ask", "Research DMD treatments, please")
     assert first.returncode == 0, first.stderr
     assert first.stdout.strip() == "I started **dmd-treatments**."
-    assert "spawn_research ✓" in first.stderr and "'dmd-treatments' finished: done" in first.stderr
+    assert "· Research ✓" in first.stderr and "spawn_research" not in first.stderr
+    assert "'dmd-treatments' finished: done" in first.stderr
     assert (mia_home / "workspace" / "agents" / "dmd-treatments" / "report.md").exists()
     chat.push(call("read_report", agent="dmd-treatments"), "It found several sources [1].")
     second = mia.run("ask", "--continue", "--json", "What did it find?")
@@ -156,7 +157,7 @@ def test_ask_prints_text_said_before_a_tool_call_then_the_answer(mia: Mia, chat:
     result = mia.run("ask", "agents?")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "Let me look at your agents.\n\nYou have **no** research agents yet.\n"
-    assert "list_agents ✓" in result.stderr
+    assert "· Agents ✓" in result.stderr
 
 
 def test_ctrl_c_in_the_middle_of_an_answer_exits_130_and_counts_what_arrived(mia: Mia, chat: ScriptedLLM,

@@ -140,7 +140,7 @@ def test_ask_runs_tool_calls_written_one_json_object_per_line_and_never_shows_th
     chat.push('{"name": "list_agents", "arguments": {}}\n{"name": "list_files", "arguments": {}}', "Nothing yet.")
     result = mia.run("ask", "agents and files?", extra_env=OPENAI)
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "Nothing yet.\n" and "list_agents ✓" in result.stderr and "list_files ✓" in result.stderr
+    assert result.stdout == "Nothing yet.\n" and "Agents ✓" in result.stderr and "Files ✓" in result.stderr
 
 
 def test_ask_whose_model_repeats_its_instructions_fails(mia: Mia, chat: ScriptedLLM) -> None:

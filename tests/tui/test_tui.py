@@ -199,7 +199,8 @@ def test_research_started_in_the_conversation_appears_in_the_panel_and_finishes(
         await say(pilot, "research DMD treatments")
         await until(pilot, lambda: app.agent_panel.status_of("dmd-treatments") == "writing")
         assert not app.turn_running and "dmd-treatments" in answers(app)[0].text
-        assert any("spawn_research ✓" in str(n.render()) for n in app.query(NoteBlock))
+        assert any("⚙ Research ✓" in str(n.render()) for n in app.query(NoteBlock))
+        assert not any("spawn_research" in str(n.render()) for n in app.query(NoteBlock))
         gate.set()
         await until(pilot, lambda: app.agent_panel.status_of("dmd-treatments") == "done")
         await until(pilot, lambda: any("finished: done" in str(n.render()) for n in app.query(NoteBlock)))

@@ -309,3 +309,14 @@ def test_a_tool_with_an_action_waits_as_a_pending_approval_until_a_person_approv
     assert done == [{"what": "rocket"}] and finished.status == "done"
     with pytest.raises(Exception, match="already done"):
         actions.approve(settings, registry, 1, http=httpx.Client())
+
+
+def test_tool_notes_name_what_the_call_did_not_the_tools_internal_name() -> None:
+    from mia.agents.chat.tool_registry import TOOL_LABELS, ToolOutcome, tool_label
+    from mia.agents.chat.tools import default_tools
+
+    # Every built-in tool has a label a person reads; none of them is the tool's own name.
+    assert set(default_tools().names) <= set(TOOL_LABELS)
+    assert all("_" not in label for label in TOOL_LABELS.values())
+    assert ToolOutcome("c1", "spawn_research", {}, True, "").label == "Research"
+    assert tool_label("notes__add_note") == "notes: add note"  # an MCP server's tool
