@@ -34,6 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from fakes.loopback import serve, stop
+
 BINDING_KEYS = {"workflow": {"name", "workflow_name", "class_name"}, "r2_bucket": {"name", "bucket_name"},
                 "ai": {"name"}, "secret_text": {"name", "text"}, "plain_text": {"name", "text"}}
 INSTANCE_ID = re.compile(r"^[a-zA-Z0-9_][a-zA-Z0-9-_]*$")
@@ -84,28 +86,11 @@ class FakeCloudflareAPI:
 
     # --- lifecycle ---------------------------------------------------------------------------------------
     def __enter__(self) -> FakeCloudflareAPI:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _any(self) -> None:
-                fake._handle(self)
-
-            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the log is `calls`."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve(self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     @property
     def base_url(self) -> str:

@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from fakes.loopback import serve, stop
+
 MESSAGES = {  # resend.com/docs/api-reference/errors
     "invalid_idempotent_request": "Same idempotency key used with a different request payload.",
     "concurrent_idempotent_requests": "Same idempotency key used while original request is still in progress.",
@@ -66,28 +68,11 @@ class FakeResend:
     _server: ThreadingHTTPServer | None = None
 
     def __enter__(self) -> FakeResend:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _any(self) -> None:
-                fake._handle(self)
-
-            do_GET = do_POST = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                """Quiet: the log is `posts`."""
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self._server = serve(self._handle)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+        stop(self._server)
 
     @property
     def base_url(self) -> str:
