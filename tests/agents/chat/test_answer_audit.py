@@ -13,7 +13,7 @@ from mia.store.db import Registry
 
 from . import test_interaction as base
 
-chat, fake, settings, registry, make_agent = base.chat, base.fake, base.settings, base.registry, base.make_agent
+settings, registry, make_agent = base.settings, base.registry, base.make_agent  # chat, fake: conftest.py
 call = base.call
 
 MARK = REMOVED_MARK.strip()

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
-from fakes.chat_llm import ChatLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 from pydantic import BaseModel, Field
 
@@ -55,17 +52,6 @@ def test_results_whose_call_was_left_out_go_with_it() -> None:
 
 class _Args(BaseModel):
     what: str = Field(description="What to fetch.")
-
-
-@pytest.fixture
-def chat() -> ScriptedLLM:
-    return ScriptedLLM()
-
-
-@pytest.fixture
-def fake(chat: ScriptedLLM) -> Iterator[FakeServices]:
-    with FakeServices(llm=ChatLLM(chat)) as services:
-        yield services
 
 
 def test_a_small_context_gets_a_cut_tool_result_from_the_interaction_agent(fake: FakeServices,

@@ -11,7 +11,6 @@ from typing import Any
 
 import httpx
 import pytest
-from fakes.chat_llm import ChatLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 from pydantic import BaseModel, Field
 
@@ -24,17 +23,6 @@ from mia.agents.llm.tool_text import parse_text_tool_calls
 from mia.settings import Settings, load_settings
 from mia.store import conversations as conv_store
 from mia.store.db import Registry, open_registry
-
-
-@pytest.fixture
-def chat() -> ScriptedLLM:
-    return ScriptedLLM()
-
-
-@pytest.fixture
-def fake(chat: ScriptedLLM) -> Iterator[FakeServices]:
-    with FakeServices(llm=ChatLLM(chat)) as services:
-        yield services
 
 
 @pytest.fixture

@@ -27,11 +27,6 @@ ANSWER = ("## Eteplirsen\n\nAccelerated approval in 2016 rested on dystrophin pr
 
 
 @pytest.fixture
-def chat() -> ScriptedLLM:
-    return ScriptedLLM()
-
-
-@pytest.fixture
 def fake(chat: ScriptedLLM) -> Iterator[FakeServices]:
     with FakeServices(llm=ChatLLM(chat), stream_pause=0) as services:
         yield services

@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
-from fakes.chat_llm import ChatLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
 
 from mia.agents.chat.background import Background
@@ -26,17 +23,6 @@ from mia.store import conversations as conv_store
 from mia.store.db import open_registry
 
 SERVER = Path(__file__).resolve().parents[2] / "fakes" / "mcp_notes_server.py"
-
-
-@pytest.fixture
-def chat() -> ScriptedLLM:
-    return ScriptedLLM()
-
-
-@pytest.fixture
-def fake(chat: ScriptedLLM) -> Iterator[FakeServices]:
-    with FakeServices(llm=ChatLLM(chat)) as services:
-        yield services
 
 
 def settings_with(fake: FakeServices, tmp_path: Path, *, trusted: bool) -> Settings:
