@@ -32,7 +32,14 @@ from mia.agents.research.synthesis import (
     problem_notice,
     write_report,
 )
-from mia.errors import BudgetExceeded, IncompleteStream, ServiceError, SourcesUnreachable, UnusableAnswer
+from mia.errors import (
+    BudgetExceeded,
+    ContextLengthExceeded,
+    IncompleteStream,
+    ServiceError,
+    SourcesUnreachable,
+    UnusableAnswer,
+)
 from mia.models import Source, Usage
 from mia.store import runs as run_store
 from mia.tools.passages import Passage
@@ -282,11 +289,15 @@ class ResearchPipeline:
             self.full_text_shown.update(shown)
             try:
                 return ctx.step(f"extract/{i}",
-                                lambda: self._extract_call(ctx, i, plan[i]["question"], batch, shown))
+                                lambda: self._extract_fitting(ctx, i, plan[i]["question"], batch, shown))
             except BudgetExceeded:
                 over_budget.append(i + 1)
             except LLMOutputError as exc:
                 self._notice(f"Evidence for sub-question {i + 1} was skipped: {exc.message}")
+            except ContextLengthExceeded:  # a run never fails (nor resumes into the same failure) for one prompt
+                self._notice(f"Evidence for sub-question {i + 1} was skipped: even one source did not fit the "
+                             "model's context window. Set its size with `mia config set llm.context_tokens N`, or "
+                             "lower `llm.max_tokens`.")
             return []
 
         with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="extract") as pool:
@@ -305,6 +316,17 @@ class ResearchPipeline:
         if notice := retraction_notice(sources, len(withheld)):
             self._notice(notice)
         return kept
+
+    def _extract_fitting(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
+                         shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:
+        """`_extract_call`, with half the sources after each context error (full text makes prompts long)."""
+        while True:
+            try:
+                return self._extract_call(ctx, i, sub_question, batch, shown)
+            except ContextLengthExceeded:
+                if len(batch) <= 1:
+                    raise
+                batch = batch[: len(batch) // 2]
 
     def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
                       shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from mia.agents.llm.client import LLMOutputError
 from mia.agents.research import prompts
-from mia.errors import BudgetExceeded
+from mia.errors import BudgetExceeded, ContextLengthExceeded
 from mia.models import Source
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ def second_look(p: ResearchPipeline, ctx: RunContext, plan: list[dict[str, str]]
         except BudgetExceeded:
             p._notice("Budget reached: the second look at the evidence was skipped.")
             break
-        except LLMOutputError as exc:
+        except (LLMOutputError, ContextLengthExceeded) as exc:  # a model failure ends the look, never the run
             p._notice(f"The second look at the evidence was skipped: {exc.message}")
             break
         known = {sq["query"].strip().lower() for sq in plan}

@@ -226,6 +226,21 @@ def test_a_synthesis_over_the_context_window_shrinks_and_is_written(research_llm
     assert statuses.count(413) == 1 and statuses[-1] == 200 and research_llm.tasks["synthesize"] == 1
 
 
+def test_an_extraction_over_the_context_window_reads_fewer_sources_instead_of_failing_the_run(
+        research_llm: ResearchLLM, mia_home: Path) -> None:
+    from .conftest import base_env
+
+    # 3,000 tokens: the plan fits; an extraction of eight sources (plus 2,048 for the answer) does not, nor does
+    # the second look's prompt: each is an error that used to fail the run (and its resume, the same way).
+    with FakeServices(llm=research_llm, context_limit=3000) as services:
+        mia = Mia({**base_env(mia_home), **services.env()})
+        result = mia.run("research", "DMD treatments", "--depth", "deep", "--json")
+        refused = [r for r in services.requests if r.service == "workers-ai" and r.status == 413]
+    out = json.loads(result.stdout)
+    assert result.returncode in (0, 3) and int(out["quotes_verified"]) > 0, (out, result.stderr[-2000:])
+    assert refused  # the context errors happened, and were answered by shrinking or skipping
+
+
 def test_a_follow_up_report_gets_the_same_identifier_audit(mia: Mia, research_llm: ResearchLLM,
                                                            mia_home: Path) -> None:
     first, _ = research(mia)
