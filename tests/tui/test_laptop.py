@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pilot_wait import until as wait_until
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -68,12 +69,7 @@ def make_app(settings: Settings, **options: Any) -> MiaApp:
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    for _ in range(400):
-        if condition():
-            await pilot.pause(0.1)
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never reached the expected state")
+    await wait_until(pilot, condition, settle=0.1)
 
 
 def run(app: MiaApp, size: tuple[int, int], story: Callable[[MiaApp, Pilot[None]], Coroutine[Any, Any, None]]

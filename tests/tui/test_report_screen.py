@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from fakes.finished_agent import big_report, make_finished_agent
+from pilot_wait import until as wait_until
 from textual import events
 from textual.app import App
 from textual.pilot import Pilot
@@ -44,12 +45,7 @@ def view_of(slug: str = "dmd-treatments") -> ReportView:
 
 
 async def until(pilot: Pilot[None], condition: Callable[[], bool], seconds: float = 30) -> float:
-    started = time.perf_counter()
-    while not condition():
-        if time.perf_counter() - started > seconds:
-            raise AssertionError("the screen never got there")
-        await pilot.pause(0.01)
-    return time.perf_counter() - started
+    return await wait_until(pilot, condition, seconds, poll=0.01)
 
 
 def lines_of(app: App[None]) -> ReportLines:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pilot_wait import until as wait_until
 from textual.pilot import Pilot
 
 from mia.settings import Settings, load_settings
@@ -120,12 +121,7 @@ def make_app(settings: Settings) -> MiaApp:
 
 
 async def settle(pilot: Pilot[None], condition: Callable[[], bool]) -> None:
-    for _ in range(400):
-        if condition():
-            await pilot.pause(0.1)
-            return
-        await pilot.pause(0.05)
-    raise AssertionError("the app never reached the expected state")
+    await wait_until(pilot, condition, settle=0.1)
 
 
 def loaded(app: MiaApp) -> Callable[[], bool]:

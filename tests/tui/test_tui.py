@@ -15,6 +15,7 @@ import pytest
 from fakes.chat_llm import ChatLLM
 from fakes.research_llm import ResearchLLM
 from fakes.server import FakeServices, LLMReply, ScriptedLLM
+from pilot_wait import until
 from textual.pilot import Pilot
 
 from mia.agents.llm.client import LLMClient
@@ -68,15 +69,6 @@ def run(app: MiaApp, story: Callable[[MiaApp, Pilot[None]], Coroutine[Any, Any, 
             await story(app, pilot)
 
     asyncio.run(main())
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("the app never reached the expected state")
-        await pilot.pause(0.05)
 
 
 async def say(pilot: Pilot[None], text: str) -> None:
