@@ -3,27 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from mia.agents.llm.client import LLMClient, LLMOutputError
-from mia.agents.research import prompts, search_log
+from mia.agents.research import prompts, search_log, subquestions
 from mia.agents.research.bottom_line import lead_with_bottom_line
 from mia.agents.research.budget import Budget
 from mia.agents.research.carry import carry_forward
 from mia.agents.research.changes import compute_changes, render_changes
-from mia.agents.research.dedupe import collate, index_of, unique_queries
+from mia.agents.research.dedupe import collate, index_of
 from mia.agents.research.engine import RunContext
-from mia.agents.research.fulltext import FullTextReader, check_with_full_text
-from mia.agents.research.levels import retraction_notice, uncite_retracted, withhold_retracted
+from mia.agents.research.fulltext import FullTextReader
+from mia.agents.research.levels import uncite_retracted
 from mia.agents.research.numbering import renumber_citations
-from mia.agents.research.planning import query_for
-from mia.agents.research.ranking import rank_sources
 from mia.agents.research.report import clean_body, count_by_kind, render_digest, render_report, verify_citations
 from mia.agents.research.rounds import second_look
+from mia.agents.research.subquestions import SOURCES_PER_EXTRACT
 from mia.agents.research.synthesis import (
     DEFAULT_CONTEXT_TOKENS,
     Fitted,
@@ -32,21 +30,13 @@ from mia.agents.research.synthesis import (
     problem_notice,
     write_report,
 )
-from mia.errors import (
-    BudgetExceeded,
-    ContextLengthExceeded,
-    IncompleteStream,
-    ServiceError,
-    SourcesUnreachable,
-    UnusableAnswer,
-)
+from mia.errors import BudgetExceeded, IncompleteStream, UnusableAnswer
 from mia.models import Source, Usage
 from mia.store import runs as run_store
 from mia.tools.passages import Passage
-from mia.tools.search import SearchClient, SearchResult
+from mia.tools.search import SearchClient
 
 PIPELINE_VERSION = "research/1"
-SOURCES_PER_EXTRACT = 8
 SYNTH_INPUT_TOKENS_GUESS = 6000
 
 EventSink = Callable[[str, dict[str, Any]], None]
@@ -191,153 +181,19 @@ class ResearchPipeline:
             self._paid(ctx, response.usage, key)
         return result
 
-    # --- search ---------------------------------------------------------------------------
+    # --- the per-sub-question work (see `subquestions`) ------------------------------------
 
     def _search(self, ctx: RunContext, plan: list[dict[str, str]]) -> tuple[list[Source], dict[int, list[int]]]:
-        results_per = prompts.DEPTHS[self.params["depth"]]["results"]
-        tasks = [(i, name, query_for(sq, name)) for i, sq in enumerate(plan) for name in self.clients]
-        tally = _SearchTally()
+        return subquestions.search(self, ctx, plan)
 
-        def one(task: tuple[int, str, str]) -> dict[str, Any] | None:
-            i, name, query = task
-            key = f"search/{name}/{i}"
-            service = self.clients[name].service
-            if service in tally.silent:  # it did not answer before: do not wait for it again
-                tally.failed += 1
-                self.failed_clients.add(name)
-                problems[task] = ("skipped", f"{service} did not answer an earlier search")
-                return None
-            try:
-                output = ctx.step(key, lambda: self._search_call(ctx, key, name, query, results_per))
-            except BudgetExceeded:
-                tally.over_budget.append(service)
-                problems[task] = ("skipped", "budget reached")
-                return None
-            except ServiceError as exc:
-                problems[task] = ("failed", exc.message)
-                tally.failed += 1
-                self.failed_clients.add(name)
-                tally.failures.setdefault(service, exc.message)
-                if exc.status is None and exc.retryable:  # no answer at all (timeout, refused, offline)
-                    if service not in tally.silent:
-                        tally.silent.add(service)
-                        self._notice(f"{service} did not answer and was skipped: {exc.message}")
-                else:
-                    self._notice(f"{service} search failed and was skipped: {exc.message}")
-                return None
-            tally.done += 1
-            self.emit("search", {"done": tally.done, "total": len(tasks)})
-            return output
-
-        problems: dict[tuple[int, str, str], tuple[str, str]] = {}  # for the search log
-        first = unique_queries(tasks)  # the same query for two sub-questions is searched (and paid) once
-        unique = sorted(set(first.values()))
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="search") as pool:
-            searched = dict(zip(unique, pool.map(one, [tasks[n] for n in unique]), strict=True))
-        outputs = [searched[first[n]] for n in range(len(tasks))]
-        self.search_log = search_log.build_log(
-            [tasks[n] for n in unique], [searched[n] for n in unique],
-            {name: client.service for name, client in self.clients.items()},
-            {n: problems[tasks[n]] for n in unique if tasks[n] in problems})
-        if tally.over_budget:
-            self._notice(tally.budget_summary())
-        extra = self.params.get("extra_sources") or []
-        if tasks and tally.failed == len(unique) and not extra:
-            raise self._unreachable(tally.failures)
-        if extra:  # given, not searched (a reply to outreach mail): numbered first, read with the last question
-            tasks, outputs = [(len(plan) - 1, "given", ""), *tasks], [{"sources": extra}, *outputs]
-        return collate(tasks, outputs)
-
-    def _unreachable(self, failures: dict[str, str]) -> SourcesUnreachable:
-        """Every search failed: say so (this is not "no results"), and how to go on."""
-        names = ", ".join(failures)
-        reasons = "; ".join(f"{service}: {why}" for service, why in failures.items())
-        return SourcesUnreachable(
-            f"mia could not reach any source ({names}), so this run found nothing and wrote no report. {reasons}",
-            f"Check the network and the services with `mia doctor`, then continue this run with "
-            f"`mia agents resume {self.params['slug']}`.", failures=failures)
-
-    def _search_call(self, ctx: RunContext, key: str, name: str, query: str, n: int) -> dict[str, Any]:
-        client = self.clients[name]
-        price = getattr(client, "price_per_request", 0.0)
-        reserve = self._synthesis_reserve() if price else 0.0
-        with self.budget.hold(price, reserve_usd=reserve, what=f"a {client.service} search"):
-            result: SearchResult = client.search(query, max_results=n)
-            self._paid(ctx, result.usage, key)
-        return {"sources": [s.model_dump(mode="json") for s in result.sources], "total": result.total,
-                "searched_at": search_log.now()}
+    def _extract(self, ctx: RunContext, plan: list[dict[str, str]], sources: list[Source],
+                 by_subq: dict[int, list[int]]) -> list[dict[str, Any]]:
+        return subquestions.extract(self, ctx, plan, sources, by_subq)
 
     def _synthesis_reserve(self) -> float:
         if not self.llm:
             return 0.0
         return self.llm.estimate_cost_tokens(SYNTH_INPUT_TOKENS_GUESS, self.llm.max_tokens)
-
-    # --- extract --------------------------------------------------------------------------
-
-    def _extract(self, ctx: RunContext, plan: list[dict[str, str]], sources: list[Source],
-                 by_subq: dict[int, list[int]]) -> list[dict[str, Any]]:
-        by_number = {s.number: s for s in sources}
-        over_budget: list[int] = []  # sub-questions whose extraction the budget skipped: one notice for all
-
-        def one(i: int) -> list[dict[str, Any]]:
-            candidates = [by_number[n] for n in by_subq.get(i, [])]
-            if not candidates:
-                return []
-            query = f"{plan[i]['question']} {plan[i].get('query', '')}"
-            batch = rank_sources(query, candidates, SOURCES_PER_EXTRACT)  # the best get the extraction budget
-            shown = self.fulltext.read(ctx, batch, query) if self.fulltext else {}  # open full text, ranked
-            self.full_text_shown.update(shown)
-            try:
-                return ctx.step(f"extract/{i}",
-                                lambda: self._extract_fitting(ctx, i, plan[i]["question"], batch, shown))
-            except BudgetExceeded:
-                over_budget.append(i + 1)
-            except LLMOutputError as exc:
-                self._notice(f"Evidence for sub-question {i + 1} was skipped: {exc.message}")
-            except ContextLengthExceeded:  # a run never fails (nor resumes into the same failure) for one prompt
-                self._notice(f"Evidence for sub-question {i + 1} was skipped: even one source did not fit the "
-                             "model's context window. Set its size with `mia config set llm.context_tokens N`, or "
-                             "lower `llm.max_tokens`.")
-            return []
-
-        with ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="extract") as pool:
-            per_subq = list(pool.map(one, range(len(plan))))
-        if over_budget:
-            numbers = ", ".join(str(n) for n in sorted(over_budget))
-            self._notice(f"Budget reached: evidence for sub-question{'s' if len(over_budget) > 1 else ''} "
-                         f"{numbers} was not extracted.")
-        checked = check_with_full_text([claim for claims in per_subq for claim in claims], sources,
-                                       self.full_text_shown)
-        self.audit.update(checked.counts())
-        kept, withheld = withhold_retracted(checked.kept, sources)  # a retracted article supports nothing
-        self.unverified = checked.dropped + withheld
-        if notice := checked.dropped_notice():
-            self._notice(notice)
-        if notice := retraction_notice(sources, len(withheld)):
-            self._notice(notice)
-        return kept
-
-    def _extract_fitting(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
-                         shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:
-        """`_extract_call`, with half the sources after each context error (full text makes prompts long)."""
-        while True:
-            try:
-                return self._extract_call(ctx, i, sub_question, batch, shown)
-            except ContextLengthExceeded:
-                if len(batch) <= 1:
-                    raise
-                batch = batch[: len(batch) // 2]
-
-    def _extract_call(self, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
-                      shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:
-        assert self.llm is not None
-        messages = prompts.extract_messages(self.params["question"], sub_question, batch, shown)
-        max_tokens = self.llm.completion_tokens()  # llm.max_tokens, fitted to the model's context
-        with self.budget.hold(2 * self.llm.estimate_cost(messages, max_tokens),
-                              reserve_usd=self._synthesis_reserve(), what="evidence extraction"):
-            result = self._structured(ctx, f"extract/{i}", messages, prompts.Extraction, max_tokens)
-        # A claim naming a source outside the batch is kept: the quote check re-attributes or drops it.
-        return [{**c.model_dump(), "sub_question": i} for c in result.claims]
 
     # --- synthesize, verify, write --------------------------------------------------------
 
@@ -460,30 +316,10 @@ class ResearchPipeline:
             self.emit("notice", {"message": message})
 
 
-@dataclass
-class _SearchTally:
-    """How the searches of one stage ended."""
-
-    done: int = 0
-    failed: int = 0
-    failures: dict[str, str] = field(default_factory=dict)  # service -> the first failure's message
-    silent: set[str] = field(default_factory=set)  # services that did not answer at all
-    over_budget: list[str] = field(default_factory=list)  # one entry per search skipped by the budget
-
-    def budget_summary(self) -> str:
-        counts: dict[str, int] = {}
-        for service in self.over_budget:
-            counts[service] = counts.get(service, 0) + 1
-        n = len(self.over_budget)
-        per = ", ".join(f"{service} {count}" for service, count in counts.items())
-        return f"Budget reached: skipped {n} search{'es' if n != 1 else ''} ({per})."
-
-
-
 def fallback_plan(question: str) -> dict[str, str]:
     """The one sub-question of a run without a plan: the question as typed (the query cut at a word, 300 chars)."""
     query = question if len(question) <= 300 else question[:300].rsplit(" ", 1)[0]
     return {"question": question, "query": query}
 
 
-__all__ = ["PIPELINE_VERSION", "ResearchPipeline", "RunOutput", "collate", "run_store"]
+__all__ = ["PIPELINE_VERSION", "SOURCES_PER_EXTRACT", "ResearchPipeline", "RunOutput", "collate", "run_store"]
