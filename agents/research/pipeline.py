@@ -36,7 +36,7 @@ from mia.store import runs as run_store
 from mia.tools.passages import Passage
 from mia.tools.search import SearchClient
 
-PIPELINE_VERSION = "research/1"
+PIPELINE_VERSION = "research/2"  # 2: extraction sees each sub-question's own numbering
 SYNTH_INPUT_TOKENS_GUESS = 6000
 
 EventSink = Callable[[str, dict[str, Any]], None]
@@ -93,24 +93,28 @@ class ResearchPipeline:
         else:
             plan = self._plan(ctx) if self.llm else [fallback_plan(question)]
         self._stage(ctx, "searching")
-        sources, by_subq = self._search(ctx, plan)
-        self.emit("sources", {"count": len(sources)})
         previous = self.params.get("previous")
-        changes = None
-        if previous is not None:
-            sources, unchecked = self._carry_forward(sources, previous["sources"])
-            changes = ctx.step("changes", lambda: compute_changes(previous["sources"], previous["claims"], sources,
-                                                                  unchecked))
-            if not changes["material"] and not self.params.get("force_report"):
-                return RunOutput(**ctx.step("write", lambda: self._write_unchanged(plan, changes)))
-        self.changes = changes
-        claims: list[dict[str, Any]] = []
+        if self.llm and previous is None:  # each sub-question's extraction starts once its own searches are in
+            searched, claims = subquestions.search_and_extract(self, ctx, plan)
+            sources = searched.sources
+            if sources:  # a first run looks again where the evidence has gaps (follow-ups do not)
+                plan, sources, claims = second_look(self, ctx, plan, sources, claims)
+        else:  # a follow-up first compares what it found with before: extraction waits for every search
+            searched = subquestions.search(self, ctx, plan)
+            self.emit("sources", {"count": len(searched.sources)})
+            sources, claims = searched.sources, []
+            if previous is not None:
+                sources, unchecked = self._carry_forward(sources, previous["sources"])
+                changes = ctx.step("changes", lambda: compute_changes(previous["sources"], previous["claims"],
+                                                                      sources, unchecked))
+                if not changes["material"] and not self.params.get("force_report"):
+                    return RunOutput(**ctx.step("write", lambda: self._write_unchanged(plan, changes)))
+                self.changes = changes
+            if sources and self.llm:
+                self._stage(ctx, "extracting")
+                claims = subquestions.extract(self, ctx, plan, searched, sources)
         body: str | None = None
         if sources and self.llm:
-            self._stage(ctx, "extracting")
-            claims = self._extract(ctx, plan, sources, by_subq)
-            if previous is None:  # a first run looks again where the evidence has gaps (follow-ups do not)
-                plan, sources, claims = second_look(self, ctx, plan, sources, claims)
             if claims or self.budget.cut_short:
                 self._stage(ctx, "writing")
                 body = self._synthesize(ctx, sources, claims)
@@ -180,15 +184,6 @@ class ResearchPipeline:
         for response in responses:
             self._paid(ctx, response.usage, key)
         return result
-
-    # --- the per-sub-question work (see `subquestions`) ------------------------------------
-
-    def _search(self, ctx: RunContext, plan: list[dict[str, str]]) -> tuple[list[Source], dict[int, list[int]]]:
-        return subquestions.search(self, ctx, plan)
-
-    def _extract(self, ctx: RunContext, plan: list[dict[str, str]], sources: list[Source],
-                 by_subq: dict[int, list[int]]) -> list[dict[str, Any]]:
-        return subquestions.extract(self, ctx, plan, sources, by_subq)
 
     def _synthesis_reserve(self) -> float:
         if not self.llm:

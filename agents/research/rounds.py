@@ -13,7 +13,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from mia.agents.llm.client import LLMOutputError
-from mia.agents.research import prompts
+from mia.agents.research import prompts, subquestions
 from mia.errors import BudgetExceeded, ContextLengthExceeded
 from mia.models import Source
 
@@ -45,13 +45,14 @@ def second_look(p: ResearchPipeline, ctx: RunContext, plan: list[dict[str, str]]
                   + "; ".join(f"'{sq['query']}'" for sq in new) + _gap_summary(gaps))
         grown = plan + new
         p._stage(ctx, "searching")
-        more_sources, by_subq = p._search(ctx, grown)
+        searched = subquestions.search(p, ctx, grown)
+        more_sources = searched.sources
         p.emit("sources", {"count": len(more_sources)})
         plan = grown
         if len(more_sources) == len(sources):
             break  # nothing new was found
         p._stage(ctx, "extracting")
-        more_claims = p._extract(ctx, plan, more_sources, by_subq)
+        more_claims = subquestions.extract(p, ctx, plan, searched, more_sources)
         sources, found_more = more_sources, len(more_claims) > len(claims)
         claims = more_claims
         if not found_more:

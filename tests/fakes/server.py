@@ -182,7 +182,8 @@ class FakeServices:
                  pplx_fields: frozenset[str] = shapes.PPLX_SEARCH_FIELDS, port: int = 0,
                  stream_pause: float = 0.0005, unstreamed_models: frozenset[str] = llm_dialects.UNSTREAMED_MODELS,
                  native_tool_stream: str = "pieces", ncbi_rate_limit: bool = False, stream_fault: str = "",
-                 context_limit: int = 0, local: LocalServer | None = None) -> None:
+                 context_limit: int = 0, local: LocalServer | None = None,
+                 slow_queries: dict[tuple[str, str], float] | None = None) -> None:
         if llm_shape not in ("legacy", "openai", "auto"):
             raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
         self.corpus = corpus if corpus is not None else Corpus()
@@ -198,6 +199,9 @@ class FakeServices:
         self.stream_fault, self.context_limit = stream_fault, context_limit  # llm_dialects: every stream / prompt
         self.stream_faults: deque[str] = deque()  # llm_dialects: faults for the next streams, one each
         self.local = local  # the /openai/ route speaks this local server's dialect (fakes.local_llm)
+        # (service, words) -> extra seconds: a search whose query contains the words answers that much later, as
+        # one slow source does for one sub-question (the pipeline per sub-question must not wait for it).
+        self.slow_queries = dict(slow_queries or {})
         self.requests: list[RecordedRequest] = []
         self.esearch_backend_errors = 0  # ESearch answers 200 with {"esearchresult": {"ERROR": ...}} this often
         self.errors: list[str] = []  # exceptions raised by the LLM responder
@@ -287,6 +291,15 @@ class FakeServices:
                 return self._rng.choice(self.faults)
         return None
 
+    def _slowness(self, req: Incoming) -> float:
+        """The extra delay `slow_queries` gives this request (its query parameters or JSON body hold the words)."""
+        if not self.slow_queries:
+            return 0.0
+        text = " ".join(v for values in req.query.values() for v in values) + " " + json.dumps(req.json or "")
+        text = " ".join(text.replace("+", " ").split()).lower()
+        return max((extra for (service, words), extra in self.slow_queries.items()
+                    if service == req.service and words.lower() in text), default=0.0)
+
     def _over_ncbi_limit(self, req: Incoming, started: float) -> bool:
         """Whether this E-utilities request is one too many in the last second (only with ncbi_rate_limit)."""
         if not self.ncbi_rate_limit:
@@ -302,7 +315,7 @@ class FakeServices:
         started = time.monotonic()
         req = self._parse(h)
         if req.service != "unknown":
-            time.sleep(self.latency.get(req.service, 0.0))
+            time.sleep(self.latency.get(req.service, 0.0) + self._slowness(req))
         # Faults hit service calls, not the model catalog that mia's model profile reads once beforehand.
         catalog = "/ai/models/" in req.path or req.path in ("/openai/v1/models", "/openai/props", "/openai/api/show")
         fault = self._pick_fault(req.service) if req.service != "unknown" and not catalog else None
