@@ -85,6 +85,8 @@ SPECS: tuple[Spec, ...] = (
     Spec("research.sources", ",".join(ALL_SOURCES), "Default sources (comma-separated)."),
     Spec("research.concurrency", 32, "How many searches or extractions run at once (each service keeps its own "
          "rate limit)."),
+    Spec("research.review_plans", False, "In mia chat, show a new research's plan as a card to accept, edit or "
+         "cancel before anything is searched (scripts and mia ask never wait)."),
     Spec("search.connect_timeout", 5.0, "Seconds a literature or web search waits to connect."),
     Spec("search.read_timeout", 20.0, "Seconds a literature or web search waits for each read of the answer."),
     Spec("search.source_timeout", 60.0, "Seconds one source may take in total during a run (retries included); "
@@ -181,6 +183,7 @@ class ResearchSettings(_Section):
     depth: Literal["quick", "standard", "deep"]
     sources: str
     concurrency: int = Field(ge=1, le=64)
+    review_plans: bool = False
 
     @field_validator("sources")
     @classmethod

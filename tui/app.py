@@ -23,6 +23,7 @@ from mia.store import conversations as conv_store
 from mia.tui import data, messages
 from mia.tui.palette import MiaCommands
 from mia.tui.panel import AgentPanel
+from mia.tui.plan_card import PlanCard
 from mia.tui.screens import PromptScreen, ReportScreen, ReportView, UsageScreen
 from mia.tui.widgets import AnswerBlock, ConversationView, NoteBlock, UserBlock, tool_note
 
@@ -103,7 +104,8 @@ class MiaApp(App[None]):
         yield Footer(id="footer")
 
     def on_mount(self) -> None:
-        self.background = Background(self.settings, on_done=lambda job: self.post_message(self.ResearchEnded(job)))
+        self.background = Background(self.settings, on_done=lambda job: self.post_message(self.ResearchEnded(job)),
+                                     on_plan=lambda review: self.post_message(messages.PlanDrafted(review)))
         self.http = self.http_factory()
         self.query_one("#message", Input).focus()
         # What exists now (Textual, Rich, the app's own widgets) lives as long as the app: keep it out of the
@@ -114,6 +116,8 @@ class MiaApp(App[None]):
         self.set_interval(self.refresh_seconds, self.refresh_agents)
 
     def on_unmount(self) -> None:
+        if self.background is not None:
+            self.background.cancel_reviews()  # a plan nobody decided on searches nothing; its spend is kept
         if self.http is not None:
             self.http.close()
         if self.mcp_hub is not None:
@@ -250,7 +254,16 @@ class MiaApp(App[None]):
         self.conversation = message.conversation
         self.sub_title = message.conversation.title
         await self.view.show(message.messages)
+        for review in self.background.pending_reviews() if self.background is not None else []:
+            if review.conversation_id == message.conversation.id:
+                await self.view.add(PlanCard(review))
         self.loading = False
+
+    async def on_plan_drafted(self, message: messages.PlanDrafted) -> None:
+        review = message.review
+        if self.conversation is not None and review.conversation_id == self.conversation.id:
+            await self.view.add(PlanCard(review))
+        self.notify(f"The plan of '{review.name}' waits for you: Accept, Edit or Cancel.", title="Research")
 
     def on_agents_read(self, message: messages.AgentsRead) -> None:
         if self.agent_panel.is_mounted:

@@ -9,6 +9,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from mia.agents.chat.background import BackgroundJob
+    from mia.agents.chat.plan_gate import PlanReview
     from mia.agents.chat.tool_registry import ToolOutcome
     from mia.store.conversations import ConversationRecord, MessageRecord
     from mia.tui.panel import AgentRow
@@ -60,6 +61,13 @@ class ResearchEnded(Message):
     """A background research run finished (done or failed)."""
 
     job: BackgroundJob
+
+
+@dataclass
+class PlanDrafted(Message):
+    """A research started from the conversation drafted its plan and waits for the person (research.review_plans)."""
+
+    review: PlanReview
 
 
 @dataclass

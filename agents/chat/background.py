@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from mia.agents.chat.plan_gate import PlanCancelled, PlanReview
 from mia.errors import MiaError
 from mia.store import conversations as conv_store
 from mia.store.db import Registry, open_registry
@@ -44,9 +45,14 @@ class Background:
     """Starts research runs in daemon threads and reports how each ended into its conversation."""
 
     def __init__(self, settings: Settings, *, on_done: Callable[[BackgroundJob], object] | None = None,
-                 http_factory: Callable[[], httpx.Client] | None = None) -> None:
+                 http_factory: Callable[[], httpx.Client] | None = None,
+                 on_plan: Callable[[PlanReview], object] | None = None) -> None:
+        """`on_plan`: a front end that shows drafted plans; with it and `research.review_plans` on, a new
+        research waits for the person's decision on its plan (PlanReview.accept / cancel) before searching."""
         self.settings = settings
         self.on_done = on_done
+        self.on_plan = on_plan
+        self.reviews: list[tuple[PlanReview, threading.Thread]] = []  # each waiting plan and its run's thread
         self.http_factory = http_factory or self._default_http
         self.jobs: list[BackgroundJob] = []
         self._lock = threading.Lock()
@@ -59,7 +65,8 @@ class Background:
         from mia.agents.research.service import spawn_research
 
         def work(registry: Registry, http: httpx.Client) -> ResearchResult:
-            return spawn_research(self.settings, registry, request, http=http, on_event=_noop)
+            reviewed = self._reviewed(request, conversation_id, registry, http) if self.reviewing else request
+            return spawn_research(self.settings, registry, reviewed, http=http, on_event=_noop)
 
         return self._start("research", request.name or "research", conversation_id, work)
 
@@ -81,6 +88,41 @@ class Background:
             return resume_research(self.settings, registry, name, http=http, on_event=_noop)
 
         return self._start("resume", name, conversation_id, work)
+
+    @property
+    def reviewing(self) -> bool:
+        """True when new research shows its plan to the person first."""
+        return self.on_plan is not None and self.settings.research.review_plans
+
+    def _reviewed(self, request: ResearchRequest, conversation_id: str | None, registry: Registry,
+                  http: httpx.Client) -> ResearchRequest:
+        from mia.agents.chat.plan_gate import draft, reviewed_request
+
+        review, usages = draft(self.settings, request, http, conversation_id)
+        entry = (review, threading.current_thread())
+        with self._lock:
+            self.reviews.append(entry)
+        assert self.on_plan is not None
+        self.on_plan(review)
+        try:
+            return reviewed_request(request, review, usages, registry)
+        finally:
+            with self._lock:
+                self.reviews.remove(entry)
+
+    def pending_reviews(self) -> list[PlanReview]:
+        """Plans waiting for the person's decision."""
+        with self._lock:
+            return [review for review, _ in self.reviews if review.pending]
+
+    def cancel_reviews(self, timeout: float = 2.0) -> None:
+        """Cancel every plan still waiting (the front end is closing); its run records the planning spend."""
+        with self._lock:
+            waiting = [(review, thread) for review, thread in self.reviews if review.pending]
+        for review, _ in waiting:
+            review.cancel()
+        for _, thread in waiting:
+            thread.join(timeout / len(waiting))
 
     def running(self) -> list[BackgroundJob]:
         """Jobs that have not finished."""
@@ -134,6 +176,8 @@ def _outcome(job: BackgroundJob, work: Work, registry: Registry, http: httpx.Cli
             "resume": "The resumed run of agent"}[job.kind]
     try:
         result = work(registry, http)
+    except PlanCancelled as exc:
+        return "cancelled", exc.message
     except MiaError as exc:
         hint = f" {exc.hint}" if exc.hint else ""
         return "failed", f"{what} '{job.name}' failed: {exc.message}{hint}"

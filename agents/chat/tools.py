@@ -96,9 +96,11 @@ def spawn_research(ctx: ToolContext, args: SpawnResearchArgs) -> str:
     request = validate_request(ctx.settings, question=args.question, sources=",".join(args.sources) or None,
                                depth=args.depth, budget=None, model=None, name=name)
     ctx.background.spawn(request, conversation_id=ctx.conversation_id)
+    review = (" Its plan is shown to the person first, to accept, edit or cancel; nothing is searched before "
+              "they decide." if ctx.background.reviewing else "")
     return (f"Started research agent '{name}' (depth {request.depth}, sources {', '.join(request.sources)}, "
             f"budget ${request.budget_usd:.2f}). It runs in the background; a notice will arrive in this "
-            "conversation when it finishes. Do not wait for it.")
+            f"conversation when it finishes.{review} Do not wait for it.")
 
 
 def list_agents(ctx: ToolContext, args: NoArgs) -> str:

@@ -174,3 +174,25 @@ def test_the_usage_table(snap_compare: Any, seeded: Settings) -> None:
         await settle(pilot, lambda: isinstance(app.screen, UsageScreen))
 
     assert snap_compare(app, terminal_size=SIZE, run_before=open_usage)
+
+
+def test_a_research_plan_card_waiting_for_the_person(snap_compare: Any, seeded: Settings) -> None:
+    from mia.agents.chat.plan_gate import PlanReview
+    from mia.tui.messages import PlanDrafted
+    from mia.tui.plan_card import PlanCard
+
+    app = make_app(seeded)
+    plan = [{"question": "Which gene therapies for DMD reached phase 3?", "query": "duchenne micro-dystrophin phase 3",
+             "queries": {"pubmed": "delandistrogene moxeparvovec"}},
+            {"question": "How safe is givinostat in ambulatory boys?", "query": "givinostat safety duchenne"},
+            {"question": "Which exon-skipping drugs are approved?", "query": "exon skipping approval duchenne"}]
+
+    async def drafted(pilot: Pilot[None]) -> None:
+        await settle(pilot, loaded(app))
+        assert app.conversation is not None
+        app.post_message(PlanDrafted(PlanReview("dmd-gene-therapy", "Gene therapy for Duchenne muscular dystrophy",
+                                                app.conversation.id, plan, 0.0004)))
+        await settle(pilot, lambda: bool(app.query(PlanCard)))
+        app.clear_notifications()
+
+    assert snap_compare(app, terminal_size=(140, 40), run_before=drafted)
