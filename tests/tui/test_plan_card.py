@@ -14,6 +14,7 @@ import pytest
 from fakes.chat_llm import ChatLLM
 from fakes.research_llm import ResearchLLM
 from fakes.server import SEARCH_SERVICES, FakeServices, LLMReply, ScriptedLLM
+from pilot_wait import until
 from textual.pilot import Pilot
 from textual.widgets import Button, TextArea
 
@@ -63,15 +64,6 @@ def run(settings: Settings, story: Callable[[MiaApp, Pilot[None]], Coroutine[Any
             await story(app, pilot)
 
     asyncio.run(main())
-
-
-async def until(pilot: Pilot[None], condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("the app never reached the expected state")
-        await pilot.pause(0.05)
 
 
 async def start_research(app: MiaApp, pilot: Pilot[None], chat: ScriptedLLM) -> PlanCard:
