@@ -87,6 +87,8 @@ SPECS: tuple[Spec, ...] = (
          "rate limit)."),
     Spec("research.review_plans", False, "In mia chat, show a new research's plan as a card to accept, edit or "
          "cancel before anything is searched (scripts and mia ask never wait)."),
+    Spec("research.reranker", "", "A Workers AI reranker model that orders each sub-question's sources after "
+         "BM25, e.g. @cf/baai/bge-reranker-base (empty: BM25 alone)."),
     Spec("search.connect_timeout", 5.0, "Seconds a literature or web search waits to connect."),
     Spec("search.read_timeout", 20.0, "Seconds a literature or web search waits for each read of the answer."),
     Spec("search.source_timeout", 60.0, "Seconds one source may take in total during a run (retries included); "
@@ -184,6 +186,7 @@ class ResearchSettings(_Section):
     sources: str
     concurrency: int = Field(ge=1, le=64)
     review_plans: bool = False
+    reranker: str = ""
 
     @field_validator("sources")
     @classmethod

@@ -34,6 +34,7 @@ from mia.errors import BudgetExceeded, IncompleteStream, UnusableAnswer
 from mia.models import Source, Usage
 from mia.store import runs as run_store
 from mia.tools.passages import Passage
+from mia.tools.rerank import WorkersAIReranker
 from mia.tools.search import SearchClient
 
 PIPELINE_VERSION = "research/2"  # 2: extraction sees each sub-question's own numbering
@@ -63,7 +64,7 @@ class ResearchPipeline:
     def __init__(self, *, params: dict[str, Any], llm: LLMClient | None, clients: dict[str, SearchClient],
                  write_files: Callable[[dict[str, Any]], dict[str, str]], budget: Budget,
                  concurrency: int, on_event: EventSink, context_tokens: int = 0,
-                 fulltext: FullTextReader | None = None) -> None:
+                 fulltext: FullTextReader | None = None, reranker: WorkersAIReranker | None = None) -> None:
         self.params = params
         self.llm = llm
         self.clients = clients
@@ -81,6 +82,7 @@ class ResearchPipeline:
         self.unverified: list[dict[str, Any]] = []
         self.search_log: list[dict[str, Any]] = []  # every search sent, for search_log.json and the report
         self.fulltext = fulltext
+        self.reranker = reranker  # orders BM25's best sources per sub-question when research.reranker is set
         self.full_text_shown: dict[int, list[Passage]] = {}  # source number -> full-text passages extracted from
 
     # --- the body -------------------------------------------------------------------------

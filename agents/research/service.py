@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from mia import __version__
+from mia.agents.llm import profile as profiles
 from mia.agents.llm.client import LLMClient
 from mia.agents.research.budget import Budget
 from mia.agents.research.engine import execute
@@ -29,6 +30,7 @@ from mia.store.mirror import auto_push
 from mia.store.workspace import Workspace, write_atomic, write_json
 from mia.tools.fulltext import EuropePMCFullText
 from mia.tools.local_files import FileLibrary, FileSearch, expand_paths
+from mia.tools.rerank import WorkersAIReranker
 from mia.tools.search import SOURCE_NAMES, build_search_clients
 
 MAX_QUESTION_CHARS = 4000
@@ -316,7 +318,8 @@ def execute_run(settings: Settings, registry: Registry, workspace: Workspace, ag
         params=params, llm=llm, clients=clients, budget=Budget(agent.budget_usd, spent),
         write_files=AgentFiles(workspace, agent.slug, params["report_version"], params.get("stamp", run_id)),
         concurrency=settings.research.concurrency, on_event=_status_updater(registry, agent.id, on_event),
-        context_tokens=context_tokens(settings, llm), fulltext=_full_text_reader(settings, workspace, agent, clients))
+        context_tokens=context_tokens(settings, llm), fulltext=_full_text_reader(settings, workspace, agent, clients),
+        reranker=_reranker(settings, llm))
     agent_store.set_status(registry, agent.id, "running", last_run_id=run_id, last_run_at=run.created_at)
     try:
         output: RunOutput = execute(registry, run_id, pipeline)
@@ -359,6 +362,18 @@ def _full_text_reader(settings: Settings, workspace: Workspace, agent: agent_sto
         return None
     client = EuropePMCFullText(http=http, base_url=settings.europepmc.base_url)
     return FullTextReader(client, workspace.agent_dir(agent.slug) / "fulltext")
+
+
+def _reranker(settings: Settings, llm: LLMClient | None) -> WorkersAIReranker | None:
+    """The Workers AI reranker named by research.reranker (with the Cloudflare account the LLM settings use),
+    priced through the model profile's table when it knows the model; None when unset or without an LLM."""
+    model, cloudflare = settings.research.reranker.strip(), settings.cloudflare
+    token = settings.secret("cloudflare.api_token")
+    if not model or llm is None or not cloudflare.account_id or not token:
+        return None
+    prices = profiles.static_profile("workers-ai", cloudflare.api_base_url, model)
+    return WorkersAIReranker(http=llm.http, base_url=cloudflare.api_base_url, account_id=cloudflare.account_id,
+                             api_token=token, model=model, usd_in_per_m=prices.usd_in_per_m)
 
 
 def _status_updater(registry: Registry, agent_id: str, on_event: EventSink) -> EventSink:

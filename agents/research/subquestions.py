@@ -2,7 +2,8 @@
 
 `search_and_extract` starts a sub-question's extraction the moment its own searches are in, so the slowest
 source of one sub-question no longer holds back every other extraction; synthesis waits for all of them.
-Every step stays durable and keyed as before (`search/<client>/<i>`, `fulltext/<PMCID>`, `extract/<i>`).
+Every step stays durable and keyed as before (`search/<client>/<i>`, `fulltext/<PMCID>`, `extract/<i>`), and
+with `research.reranker` set, `rerank/<i>`: a Workers AI reranker orders BM25's best sources before reading.
 
 Source numbers never depend on which search finished first: they are given once every search is in, in task
 order (`dedupe.collate`). An extraction that starts earlier shows the model its sub-question's own sources
@@ -34,6 +35,7 @@ if TYPE_CHECKING:
     from mia.agents.research.pipeline import ResearchPipeline
 
 SOURCES_PER_EXTRACT = 8
+RERANK_POOL = 2  # a reranker orders BM25's best SOURCES_PER_EXTRACT * RERANK_POOL sources
 Task = tuple[int, str, str]  # (sub-question, search client name, query)
 
 
@@ -58,6 +60,7 @@ class Extracted:
     claims: list[dict[str, Any]] = field(default_factory=list)
     shown: dict[int, list[Passage]] = field(default_factory=dict)
     problem: str | None = None  # "budget", or why the model's answer was unusable
+    rerank_problem: str | None = None  # why the reranker failed (BM25 order was used)
 
 
 def _local(tasks: list[Task], outputs: list[dict[str, Any] | None], i: int) -> list[Source]:
@@ -193,9 +196,13 @@ def extract_one(p: ResearchPipeline, ctx: RunContext, plan: list[dict[str, str]]
     if not candidates:
         return Extracted()
     query = f"{plan[i]['question']} {plan[i].get('query', '')}"
-    batch = rank_sources(query, candidates, SOURCES_PER_EXTRACT)  # the best get the extraction budget
-    shown = p.fulltext.read(ctx, batch, query) if p.fulltext else {}  # open full text, ranked
-    out = Extracted(candidates=candidates, shown=shown)
+    out = Extracted(candidates=candidates)
+    # The best get the extraction budget: BM25 always; a reranker model, when configured, orders BM25's best.
+    batch = rank_sources(query, candidates, SOURCES_PER_EXTRACT * (RERANK_POOL if p.reranker else 1))
+    if p.reranker:
+        batch, out.rerank_problem = rerank(p, ctx, i, query, batch)
+    batch = batch[:SOURCES_PER_EXTRACT]
+    shown = out.shown = p.fulltext.read(ctx, batch, query) if p.fulltext else {}  # open full text, ranked
     try:
         out.claims = ctx.step(f"extract/{i}",
                               lambda: extract_fitting(p, ctx, i, plan[i]["question"], batch, shown))
@@ -227,6 +234,7 @@ def join(p: ResearchPipeline, sources: list[Source], done: dict[int, Extracted])
             over_budget.append(i + 1)
         elif one.problem:
             p._notice(f"Evidence for sub-question {i + 1} was skipped: {one.problem}")
+    reranker_notice(p, {i + 1: one.rerank_problem for i, one in done.items() if one.rerank_problem})
     if over_budget:
         numbers = ", ".join(str(n) for n in over_budget)
         p._notice(f"Budget reached: evidence for sub-question{'s' if len(over_budget) > 1 else ''} "
@@ -261,6 +269,45 @@ def search_call(p: ResearchPipeline, ctx: RunContext, key: str, name: str, query
         p._paid(ctx, result.usage, key)
     return {"sources": [s.model_dump(mode="json") for s in result.sources], "total": result.total,
             "searched_at": search_log.now()}
+
+def rerank(p: ResearchPipeline, ctx: RunContext, i: int, query: str, ranked: list[Source]
+           ) -> tuple[list[Source], str | None]:
+    """BM25's best `ranked` in the reranker model's order (durable step `rerank/<i>`, paid like other model
+    calls), a reply to the agent's own mail still first; on a failure, `ranked` as it was and why."""
+    assert p.reranker is not None
+    reranker = p.reranker
+    given = [s for s in ranked if s.kind == "correspondence"]
+    rest = [s for s in ranked if s.kind != "correspondence"]
+    if len(rest) <= 1:
+        return ranked, None
+
+    def call() -> dict[str, Any]:
+        texts = [f"{s.title}\n{s.snippet}" for s in rest]
+        estimate = sum(len(t) for t in texts) / 4 * (reranker.usd_in_per_m or 0.0) / 1e6
+        with p.budget.hold(estimate, reserve_usd=p._synthesis_reserve(), what="reranking"):
+            result = reranker.rerank(query, texts)
+            p._paid(ctx, result.usage, f"rerank/{i}")
+        return {"model": reranker.model, "order": result.order}
+
+    try:
+        stored = ctx.step(f"rerank/{i}", call)
+    except (ServiceError, BudgetExceeded) as exc:
+        return ranked, exc.message
+    order = [n for n in stored["order"] if 0 <= n < len(rest)]
+    order += [n for n in range(len(rest)) if n not in set(order)]
+    return [*given, *(rest[n] for n in order)], None
+
+
+def reranker_notice(p: ResearchPipeline, problems: dict[int, str]) -> None:
+    """One notice for every sub-question the reranker failed for (their sources were read in BM25 order)."""
+    if not problems or p.reranker is None:
+        return
+    numbers = ", ".join(str(n) for n in sorted(problems))
+    plural = "s" if len(problems) > 1 else ""
+    p._notice(f"The reranker {p.reranker.model} failed ({problems[min(problems)]}), so sub-question{plural} "
+              f"{numbers} read their sources in BM25 order. Check it with `mia config show` (research.reranker), "
+              "or turn it off with `mia config set research.reranker ''`.")
+
 
 def extract_fitting(p: ResearchPipeline, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
                     shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:

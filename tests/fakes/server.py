@@ -27,6 +27,10 @@ DEFAULT_MODELS = frozenset({
     "@cf/meta/llama-3.3-70b-instruct-fp8-fast", "@cf/meta/llama-4-scout-17b-16e-instruct",
     "@cf/qwen/qwen3-30b-a3b-fp8", "@cf/openai/gpt-oss-120b", "@hf/nousresearch/hermes-2-pro-mistral-7b",
 })
+# Workers AI rerankers, answered in the schema of Cloudflare's model catalog (cloudflare/cloudflare-docs,
+# src/content/workers-ai-models/bge-reranker-base.json): input {"query", "contexts": [{"text"}], "top_k"?}
+# (query and contexts required), output {"response": [{"id": index into contexts, "score": number}]}.
+RERANKER_MODELS = frozenset({"@cf/baai/bge-reranker-base"})
 SERVICE_PREFIXES = (("/client/v4/", "workers-ai"), ("/openai/", "openai"), ("/perplexity/", "perplexity"),
                     ("/eutils/", "pubmed"), ("/europepmc/", "europepmc"), ("/ctgov/api/v2/", "trials"))
 LLM_SERVICES = ("workers-ai", "openai")
@@ -85,6 +89,18 @@ class ScriptedLLM:
                     f"ScriptedLLM has no replies left (call {len(self.calls)}, model {model!r}); "
                     "push() more replies for this test")
             return self._queue.popleft()
+
+
+def rerank_scores(query: str, texts: list[str]) -> list[float]:
+    """The fake reranker's relevance of each text to `query`, in [0, 1] like the sigmoid-mapped scores the
+    catalog describes: the share of the query's words (4+ letters) the text contains, ties broken towards
+    shorter texts; deterministic, and unlike BM25's order whenever rare words are not what matters."""
+    words = {w for w in re.findall(r"[a-z0-9]{4,}", query.lower())}
+    out = []
+    for text in texts:
+        have = set(re.findall(r"[a-z0-9]{4,}", text.lower()))
+        out.append(round(len(words & have) / max(len(words), 1) - len(text) / 1e7, 6))
+    return out
 
 
 @dataclass
@@ -183,7 +199,7 @@ class FakeServices:
                  stream_pause: float = 0.0005, unstreamed_models: frozenset[str] = llm_dialects.UNSTREAMED_MODELS,
                  native_tool_stream: str = "pieces", ncbi_rate_limit: bool = False, stream_fault: str = "",
                  context_limit: int = 0, local: LocalServer | None = None,
-                 slow_queries: dict[tuple[str, str], float] | None = None) -> None:
+                 slow_queries: dict[tuple[str, str], float] | None = None, reranker_fault: int = 0) -> None:
         if llm_shape not in ("legacy", "openai", "auto"):
             raise ValueError(f"llm_shape must be 'legacy', 'openai' or 'auto', not {llm_shape!r}")
         self.corpus = corpus if corpus is not None else Corpus()
@@ -202,6 +218,7 @@ class FakeServices:
         # (service, words) -> extra seconds: a search whose query contains the words answers that much later, as
         # one slow source does for one sub-question (the pipeline per sub-question must not wait for it).
         self.slow_queries = dict(slow_queries or {})
+        self.reranker_fault = reranker_fault  # an HTTP status every reranker call answers with (0: none)
         self.requests: list[RecordedRequest] = []
         self.esearch_backend_errors = 0  # ESearch answers 200 with {"esearchresult": {"ERROR": ...}} this often
         self.errors: list[str] = []  # exceptions raised by the LLM responder
@@ -390,6 +407,8 @@ class FakeServices:
         if req.json_error or not isinstance(req.json, dict):
             return shapes.cf_error(400, f"AiError: Bad input: body is not a JSON object ({req.json_error})", 5004)
         model = m[2] or str(req.json.get("model", ""))
+        if model in RERANKER_MODELS:
+            return self._rerank(req.json)
         if model not in self.models:
             return shapes.cf_error(400, f"AiError: No such model {model} or task", 5007)
         if m[2] and "messages" not in req.json and "prompt" not in req.json:
@@ -416,6 +435,21 @@ class FakeServices:
             return llm_dialects.misbehave(self, Reply(200, content_type="text/event-stream", frames=frames))
         result = shapes.openai_completion(reply, model) if openai_shape else shapes.legacy_result(reply)
         return json_reply(200, {"result": result, "success": True, "errors": [], "messages": []})
+
+    def _rerank(self, body: dict[str, Any]) -> Reply:
+        """A reranker's answer (schema in RERANKER_MODELS' comment); scores from `rerank_scores`."""
+        if self.reranker_fault:
+            return shapes.cf_error(self.reranker_fault, "AiError: the reranker is unavailable (fake fault)", 3040)
+        query, contexts = body.get("query"), body.get("contexts")
+        if not isinstance(query, str) or not query or not isinstance(contexts, list) or not all(
+                isinstance(c, dict) and isinstance(c.get("text"), str) and c["text"] for c in contexts):
+            return shapes.cf_error(400, "AiError: Bad input: query and contexts[].text are required", 5004)
+        ranked = sorted(enumerate(rerank_scores(query, [c["text"] for c in contexts])), key=lambda kv: -kv[1])
+        top_k = body.get("top_k")
+        if isinstance(top_k, int) and top_k >= 1:
+            ranked = ranked[:top_k]
+        response = [{"id": index, "score": score} for index, score in ranked]
+        return json_reply(200, {"result": {"response": response}, "success": True, "errors": [], "messages": []})
 
     def _openai_shape(self, model: str) -> bool:
         return self.llm_shape == "openai" or (self.llm_shape == "auto" and not re.search(r"llama|hermes|mistral",
