@@ -7,6 +7,7 @@ covers every request it made. Raises EmptyAnswer or UnusableAnswer (mia.errors),
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ CONTINUE_PROMPT = ("Your answer above was cut off by the length limit. Continue 
 DIRECT_NOTE = "Answer directly, without reasoning first and without a <think> block."
 ECHO_WINDOW, ECHO_HITS = 60, 3  # a reply holding 3 stretches of 60 characters of the system prompt echoes it
 CHARS_PER_TOKEN = 4  # for estimates of what a model wrote when the service does not say
+RESTART_MIN = 40  # a continuation opening with this many characters of the answer's own opening restarted it
 
 # ask(messages, on_text, with_tools) -> one reply; on_text gets its visible pieces.
 Ask = Callable[[list[dict[str, Any]], Callable[[str], None], bool], LLMResponse]
@@ -64,14 +66,35 @@ def finish_answer(ask: Ask, messages: list[dict[str, Any]], first: LLMResponse, 
         last = ask(follow, joiner.emit, False)
         usages.append(last.usage)
         added += 1
-        if not last.text.strip():
+        kind, rest = continuation_kind(text, last.text)
+        if kind == "restarted":  # it began the answer again and went elsewhere: not a continuation of this one
             break
-        text = text + (joiner.sep if joiner.started else joiner.separator(last.text)) + last.text
+        if not rest.strip():
+            continue
+        text = text + (joiner.separator(rest) if kind == "new" else "") + rest
     if len(usages) == 1:
         return reply
+    still_cut = is_cut(last, max_tokens) or (added > 0 and continuation_kind(text, last.text)[0] == "restarted")
     return reply.model_copy(update={"text": text, "usage": merge_usage(usages), "continuations": added,
                                     "finish_reason": last.finish_reason if added else reply.finish_reason,
-                                    "truncated": is_cut(last, max_tokens)})
+                                    "truncated": still_cut})
+
+
+def continuation_kind(before: str, after: str) -> tuple[str, str]:
+    """How a continuation relates to the answer so far, and the part of it to append.
+
+    Models asked to continue often start the answer again from its beginning. ("new", after): it goes on
+    from where the answer stopped. ("extends", the part past the old end): it repeated the whole answer,
+    then went on. ("restarted", ""): it repeated the answer's opening (RESTART_MIN characters or more) and then
+    wrote something else, or only repeated it; nothing of it can be appended.
+    """
+    stripped = after.lstrip()
+    common = len(os.path.commonprefix([before, stripped]))
+    if common == len(before) and before:
+        return "extends", stripped[common:]
+    if common >= RESTART_MIN or (stripped and common == len(stripped)):
+        return "restarted", ""
+    return "new", after
 
 
 def without_reasoning(messages: list[dict[str, Any]], no_think: bool) -> list[dict[str, Any]]:
@@ -118,10 +141,13 @@ def output_tokens_estimate(*texts: str) -> int:
 
 
 class _Joiner:
-    """Joins a continuation to the text before it: the service strips the continuation's leading space."""
+    """Shows a continuation live after the text before it: pieces that repeat the answer's opening are held
+    back until it is clear whether the model restarted (`continuation_kind`); the service strips the
+    continuation's leading space, so the first new piece gets a separator."""
 
     def __init__(self, before: str, on_text: Callable[[str], None]) -> None:
         self.before, self.on_text, self.started, self.sep = before, on_text, False, ""
+        self.held, self.decided, self.muted = "", False, False
 
     def separator(self, after: str) -> str:
         if not self.before or not after or self.before[-1].isspace() or after[0].isspace():
@@ -131,7 +157,19 @@ class _Joiner:
         return "" if re.match(r"[.,;:!?)\]}»”’]", after) or self.before[-1] in "-/(\u2014" else " "
 
     def emit(self, piece: str) -> None:
-        if not self.started and piece:
+        if not self.decided:
+            self.held += piece
+            stripped = self.held.lstrip()
+            if not stripped or (self.before.startswith(stripped) and len(stripped) < len(self.before)):
+                return  # still repeating the opening: wait and see
+            self.decided = True
+            kind, piece = continuation_kind(self.before, self.held)
+            self.muted = kind == "restarted"
+            if kind == "extends":
+                self.started = True
+        if self.muted or not piece:
+            return
+        if not self.started:
             self.started, self.sep = True, self.separator(piece)
             piece = self.sep + piece
         self.on_text(piece)

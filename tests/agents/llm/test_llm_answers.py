@@ -194,3 +194,22 @@ def test_a_legacy_answer_cut_at_the_max_tokens_fitted_to_the_context_is_continue
     reply = make_client(service, max_tokens=10**6).chat(ASK)
     assert service.bodies[0]["max_tokens"] == sent < 10**6
     assert reply.text == "Cut at the fitted limit and done." and reply.continuations == 1
+
+
+@pytest.mark.parametrize(("second", "text", "truncated"), [
+    # It started the answer again, then went on past where it stopped: only the new part is kept.
+    ("The randomised trials of transcatheter aortic valves show that TAVR is non-inferior [1].",
+     "The randomised trials of transcatheter aortic valves show that TAVR is non-inferior [1].", False),
+    # It started again and wrote something else: nothing of it is appended, and the answer is still cut.
+    ("The randomised trials of transcatheter aortic valves were small; more work is needed.",
+     "The randomised trials of transcatheter aortic valves show that TAVR", True),
+])
+def test_a_continuation_that_restarts_the_answer_is_not_appended_twice(second: str, text: str,
+                                                                       truncated: bool) -> None:
+    first = "The randomised trials of transcatheter aortic valves show that TAVR"
+    service = Service(stream(sse(chunk(first), chunk(finish="length"), USAGE, "[DONE]")),
+                      stream(sse(chunk(second[:30]), chunk(second[30:]), chunk(finish="stop"), USAGE, "[DONE]")))
+    pieces: list[str] = []
+    reply = make_client(service, model=QWEN).stream(ASK, on_text=pieces.append)
+    assert reply.text == text == "".join(pieces)  # what was shown live is what was kept
+    assert reply.truncated is truncated and reply.continuations == 1
