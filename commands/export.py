@@ -29,7 +29,7 @@ def export(
 
     html is one self-contained page whose citations link to the numbered source list, and whose sources
     link to PubMed, ClinicalTrials.gov and doi.org. docx and pdf need the optional export tools
-    (pip install 'mia[export]'). bibtex, ris and csljson hold the report's cited sources for Zotero,
+    (pip install 'mia\\[export]'). bibtex, ris and csljson hold the report's cited sources for Zotero,
     EndNote or pandoc. This is not `mia agents export`, which archives an agent's whole folder and
     registry rows as a .tar.gz to move or back it up.
     """

@@ -7,6 +7,8 @@ the README shows. `plain_help(command)` rewrites the labels of a built command t
 
 from __future__ import annotations
 
+import inspect
+import re
 from typing import Any
 
 METAVARS = {"text": "TEXT", "str": "TEXT", "integer": "INTEGER", "int": "INTEGER", "float": "NUMBER",
@@ -14,7 +16,9 @@ METAVARS = {"text": "TEXT", "str": "TEXT", "integer": "INTEGER", "int": "INTEGER
 
 
 def plain_help(command: Any) -> Any:
-    """Relabel every parameter of `command` and its subcommands; returns `command`."""
+    """Relabel every parameter of `command` and its subcommands, and let its prose wrap; returns `command`."""
+    if getattr(command, "help", None):
+        command.help = flowing(command.help)
     for param in getattr(command, "params", []):
         _relabel(param)
     original = getattr(command, "get_help_option", None)
@@ -29,6 +33,13 @@ def plain_help(command: Any) -> Any:
     for sub in (getattr(command, "commands", None) or {}).values():
         plain_help(sub)
     return command
+
+
+def flowing(text: str) -> str:
+    """A docstring's paragraphs as flowing text: Typer keeps the source's line breaks inside every paragraph
+    but the first, which wraps them raggedly in a narrow terminal. Lists ("- ") keep one item a line."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(re.sub(r"\n(?![-*] )", " ", paragraph) for paragraph in paragraphs)
 
 
 def _relabel(param: Any) -> None:

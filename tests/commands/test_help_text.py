@@ -40,3 +40,14 @@ def test_filter_help_lists_every_value_whole_at_80_columns(capsys: pytest.Captur
     words = set(text.replace(",", " ").replace(".", " ").split())
     for value in (*ARTICLE_TYPES, *TRIAL_STATUSES, *(p for p in TRIAL_PHASES if p != "0")):
         assert value in words, value
+
+
+def test_prose_in_help_flows_instead_of_keeping_the_sources_line_breaks(capsys: pytest.CaptureFixture[str],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    lines = [line.strip() for line in help_of(capsys, "export").splitlines()]
+    # The paragraph fills each line: no line of it stops half-way because the docstring broke there.
+    paragraph = lines[lines.index(next(x for x in lines if x.startswith("html is one"))):]
+    paragraph = paragraph[:paragraph.index("")]
+    assert len(paragraph) <= 6 and all(len(line) > 60 for line in paragraph[:-1])
+    assert "pip install 'mia[export]'" in " ".join(paragraph)  # [export] is text, not Rich markup
