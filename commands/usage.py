@@ -41,7 +41,10 @@ def usage(
                        ((r["service"], r["model"] or "-", f"{r['requests']:,}", f"{r['input_tokens']:,}",
                          f"{r['output_tokens']:,}", f"${r['cost_usd']:.4f}") for r in rows), right=numbers)
     console = out_console()
-    console.print(table if rows else "No usage recorded yet.")
+    if not rows:
+        console.print("No usage recorded yet.")
+        return
+    console.print(table)
     console.print(f"total ${total:.4f}")
     words = {"deleted-agent": "deleted agents", "discarded-run": "runs discarded because they learned nothing"}
     for mark, cost in kept.items():

@@ -110,6 +110,10 @@ def validate_request(settings: Settings, *, question: str, sources: str | None, 
     if model is not None and not model.strip():
         raise UsageError("--model is empty.", "Give a model id, e.g. @cf/meta/llama-3.3-70b-instruct-fp8-fast")
     paths = expand_paths(files, exclude=settings.home) if files else []
+    if names == ["file"] and not paths:  # a new agent has no documents yet: it would plan, pay and find nothing
+        raise UsageError("The source 'file' searches your own documents, but no documents were given.",
+                         "Give them with `--files PATH` (repeat it for more), or choose other sources with "
+                         "`--sources web,pubmed,europepmc,trials`.")
     if paths and "file" not in names:
         names.append("file")
     return ResearchRequest(question=question, sources=list(dict.fromkeys(names)), depth=depth,

@@ -58,6 +58,11 @@ def test_unknown_agent_is_a_clear_error_without_traceback(capsys: pytest.Capture
     assert "mia agents list" in err and "Traceback" not in err
 
 
+def test_usage_with_nothing_recorded_says_so_and_prints_no_total(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "usage")
+    assert code == 0 and out.strip() == "No usage recorded yet."
+
+
 def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "agents", "list", "--no-such-flag")
     assert code == 2 and "No such option" in err
@@ -70,6 +75,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     (["DMD", "--depth", "bottomless"], "Unknown depth"),
     (["DMD", "--name", "Not A Slug"], "not a valid agent name"),
     (["x" * 1_048_576], "1,048,576 characters"),
+    (["DMD", "--sources", "file"], "no documents were given"),  # it would plan, pay and find nothing
 ])
 def test_bad_research_input_writes_nothing(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
     code, out, err = run(capsys, "research", *args)
