@@ -43,8 +43,9 @@ def llm_checks(settings: Settings, http: httpx.Client) -> list[Check]:
     if profile.usd_in_per_m is None and profile.usd_out_per_m is None:
         price = f"no price: {profile.price_source}"
     else:
-        price = f"{rows['input price'][0]} in, {rows['output price'][0]} out ({profile.price_source})"
-    detail = (f"{client.model} ({profile.dialect}) · context {rows['context'][0]} ({rows['context'][1]}) · "
+        price = f"{rows['input price'][0]} in, {rows['output price'][0]} out, from {profile.price_source}"
+    # Sources carry their own parentheses ("price table (docs/…)"): say "from", so none nest.
+    detail = (f"{client.model} ({profile.dialect}) · context {rows['context'][0]} from {rows['context'][1]} · "
               f"{price}")
     return [Check("LLM model", "ok", detail, network=True), _json_check(client)]
 
@@ -55,7 +56,8 @@ def _json_check(client: LLMClient) -> Check:
     try:
         _, replies = client.structured(asked, Ping, max_tokens=64)
     except LLMOutputError as exc:
-        return Check("LLM JSON output", "warn", f"{client.profile.json_mode} mode, but {exc.message}",
+        said = exc.message[:1].lower() + exc.message[1:]
+        return Check("LLM JSON output", "warn", f"{client.profile.json_mode} mode, but {said}",
                      "Use a stronger model for research (mia config set llm.model MODEL).", network=True)
     except ServiceError as exc:
         return Check("LLM JSON output", "fail", exc.message, exc.hint or "", network=True,

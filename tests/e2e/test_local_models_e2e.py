@@ -122,6 +122,7 @@ def test_doctor_names_the_context_json_mode_and_a_missing_model(mia_home: Path) 
         checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
         model = checks["LLM model"]
         assert model["status"] == "ok" and "4,096" in model["detail"] and "llama.cpp /props" in model["detail"]
+        assert "((" not in model["detail"] and "))" not in model["detail"]  # sources say "from", never nest
         assert checks["LLM JSON output"]["status"] == "ok" and "json_schema" in checks["LLM JSON output"]["detail"]
         missing = mia.run("doctor", "--json", extra_env={"MIA_LLM_MODEL": "not-pulled"})
         checks = {c["name"]: c for c in json.loads(missing.stdout)["checks"]}
