@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, TextArea
 
 from mia.agents.llm.client import LLMClient
+from mia.agents.research.followup import follow_up_research
 from mia.settings import Settings, load_settings
 from mia.store.db import open_registry
 from mia.tools.http import RetryPolicy
@@ -141,7 +142,15 @@ def test_an_edited_query_is_what_is_searched_and_a_wrong_line_keeps_the_editor_o
     assert searched(fake) == {*PLANNED[:2], "givinostat safety"}  # the edited query replaced pubmed's
     assert searched(fake, "trials", "query.term") == set(PLANNED)  # the other sources keep the shared query
     plan = json.loads((settings.workspace_root / "agents" / "dmd-treatments" / "plan.json").read_text())
-    assert plan[2]["queries"] == {"pubmed": "givinostat safety"}  # what its triggers search again
+    assert plan[2]["queries"] == {"pubmed": "givinostat safety"}
+
+    fake.reset_log()  # a scheduled wake-up (what a trigger runs) searches the reviewed plan again
+    registry = open_registry(settings.registry_path)
+    with httpx.Client(timeout=30) as http:
+        follow_up_research(settings, registry, "dmd-treatments", instruction="", http=http,
+                           on_event=lambda kind, data: None, force_report=False)
+    registry.close()
+    assert "givinostat safety" in searched(fake) and PLANNED[2] not in searched(fake)
 
 
 def test_cancel_searches_nothing_makes_no_agent_and_keeps_the_planning_spend(
