@@ -419,6 +419,8 @@ class MiaApp(App[None]):
     async def action_quit(self) -> None:
         """Quit; with research still running, ask for a second Ctrl+Q first."""
         running = self.background.running() if self.background is not None else []
+        waiting = {review.name for review in self.background.pending_reviews()} if self.background else set()
+        running = [job for job in running if job.name not in waiting]  # a plan card: nothing to resume later
         if running and not self._quit_armed:
             self._quit_armed = True
             names = ", ".join(job.name for job in running)

@@ -171,10 +171,20 @@ def test_cancel_searches_nothing_makes_no_agent_and_keeps_the_planning_spend(
     assert spend[0] == 1 and spend[1] > 0
 
 
-def test_quitting_with_a_plan_waiting_cancels_it_and_records_its_spend(
+def test_a_waiting_card_comes_back_with_its_conversation_and_quitting_cancels_it_with_its_spend(
         settings: Settings, fake: FakeServices, chat: ScriptedLLM) -> None:
     async def story(app: MiaApp, pilot: Pilot[None]) -> None:
         await start_research(app, pilot, chat)
+        assert app.conversation is not None
+        first = app.conversation.id
+        await pilot.press("ctrl+n")
+        await until(pilot, lambda: app.conversation is not None and app.conversation.id != first)
+        await pilot.pause(0.2)
+        assert not app.query(PlanCard)  # the card belongs to the conversation the research was asked in
+        app.switch_conversation(first)
+        await until(pilot, lambda: bool(app.query(PlanCard)))
+        await pilot.press("ctrl+q")  # nothing is running yet: no "press Ctrl+Q again", no resume hint
+        await until(pilot, lambda: not app.is_running)
 
     run(settings, story)
     assert not any(r.service in SEARCH_SERVICES for r in fake.requests)
