@@ -31,7 +31,9 @@ def plan_lines(plan: list[dict[str, Any]]) -> str:
 class PlanCard(Vertical):
     """One PlanReview: Accept searches the plan shown, Edit opens its text form, Cancel searches nothing."""
 
-    BINDINGS = [Binding("ctrl+s", "save_edit", "Use edited plan", show=False)]
+    BINDINGS = [Binding("ctrl+s", "save_edit", "Use edited plan", show=False),
+                Binding("left", "app.focus_previous", show=False),  # between the buttons (the text keeps its keys)
+                Binding("right", "app.focus_next", show=False)]
 
     def __init__(self, review: PlanReview) -> None:
         super().__init__(classes="plan-card")

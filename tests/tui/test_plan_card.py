@@ -157,7 +157,10 @@ def test_cancel_searches_nothing_makes_no_agent_and_keeps_the_planning_spend(
         settings: Settings, fake: FakeServices, chat: ScriptedLLM) -> None:
     async def story(app: MiaApp, pilot: Pilot[None]) -> None:
         card = await start_research(app, pilot, chat)
-        await press(pilot, card, "cancel")
+        assert card.query_one(".plan-accept", Button).has_focus  # the message box was empty: Enter accepts
+        await pilot.press("right", "right")
+        assert card.query_one(".plan-cancel", Button).has_focus
+        await pilot.press("enter")
         await until(pilot, lambda: any("cancelled at its plan" in str(n.render()) for n in app.query(NoteBlock)))
         assert "Cancelled: nothing will be searched" in str(card.query_one(".plan-body").render())
         assert not card.query_one(".plan-review").display
