@@ -284,15 +284,17 @@ def rerank(p: ResearchPipeline, ctx: RunContext, i: int, query: str, ranked: lis
     def call() -> dict[str, Any]:
         texts = [f"{s.title}\n{s.snippet}" for s in rest]
         estimate = sum(len(t) for t in texts) / 4 * (reranker.usd_in_per_m or 0.0) / 1e6
-        with p.budget.hold(estimate, reserve_usd=p._synthesis_reserve(), what="reranking"):
-            result = reranker.rerank(query, texts)
-            p._paid(ctx, result.usage, f"rerank/{i}")
+        try:
+            with p.budget.hold(estimate, reserve_usd=p._synthesis_reserve(), what="reranking"):
+                result = reranker.rerank(query, texts)
+                p._paid(ctx, result.usage, f"rerank/{i}")
+        except (ServiceError, BudgetExceeded) as exc:  # stored too: a resumed run reads what this one read
+            return {"model": reranker.model, "order": None, "failed": exc.message}
         return {"model": reranker.model, "order": result.order}
 
-    try:
-        stored = ctx.step(f"rerank/{i}", call)
-    except (ServiceError, BudgetExceeded) as exc:
-        return ranked, exc.message
+    stored = ctx.step(f"rerank/{i}", call)
+    if stored.get("failed"):
+        return ranked, str(stored["failed"])
     order = [n for n in stored["order"] if 0 <= n < len(rest)]
     order += [n for n in range(len(rest)) if n not in set(order)]
     return [*given, *(rest[n] for n in order)], None

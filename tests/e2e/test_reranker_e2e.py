@@ -71,3 +71,7 @@ def test_a_failing_reranker_falls_back_to_bm25_order_with_a_notice(mia_home: Pat
         stderr
     report = (mia_home / "workspace" / "agents" / "dmd-treatments" / "report.md").read_text()
     assert "BM25 order" in report
+    with sqlite3.connect(mia_home / "registry.db") as db:  # the failure is a stored step: a resume reads the same
+        stored = db.execute("SELECT output_json FROM run_steps WHERE step_key = 'rerank/0' AND status = 'done'"
+                            ).fetchall()
+    assert stored and '"order": null' in stored[0][0]
