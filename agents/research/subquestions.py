@@ -18,7 +18,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mia.agents.llm.client import LLMOutputError
+from mia.agents.llm.client import LLMOutputError, estimate_tokens
 from mia.agents.research import prompts, search_log
 from mia.agents.research.dedupe import collate, index_of, unique_queries
 from mia.agents.research.fulltext import check_with_full_text
@@ -313,7 +313,9 @@ def reranker_notice(p: ResearchPipeline, problems: dict[int, str]) -> None:
 
 def extract_fitting(p: ResearchPipeline, ctx: RunContext, i: int, sub_question: str, batch: list[Source],
                     shown: dict[int, list[Passage]]) -> list[dict[str, Any]]:
-    """`extract_call`, with half the sources after each context error (full text makes prompts long)."""
+    """`extract_call` with the sources that fit the model's context (the lowest-ranked left out first), and half
+    of them after each context error all the same (the estimate is ~4 characters a token; servers count)."""
+    batch = fit_batch(p, sub_question, batch, shown)
     while True:
         try:
             return extract_call(p, ctx, i, sub_question, batch, shown)
@@ -321,6 +323,17 @@ def extract_fitting(p: ResearchPipeline, ctx: RunContext, i: int, sub_question: 
             if len(batch) <= 1:
                 raise
             batch = batch[: len(batch) // 2]
+
+
+def fit_batch(p: ResearchPipeline, sub_question: str, batch: list[Source],
+              shown: dict[int, list[Passage]]) -> list[Source]:
+    """The best-ranked sources (at least one) whose extraction prompt fits the prompt budget of the context."""
+    assert p.llm is not None
+    budget = p.llm.profile.prompt_budget(p.llm.completion_tokens())
+    while len(batch) > 1 and estimate_tokens(
+            prompts.extract_messages(p.params["question"], sub_question, batch, shown)) > budget:
+        batch = batch[:-1]
+    return batch
 
 
 def extract_call(p: ResearchPipeline, ctx: RunContext, i: int, sub_question: str, batch: list[Source],

@@ -243,6 +243,21 @@ def test_an_extraction_over_the_context_window_reads_fewer_sources_instead_of_fa
     assert refused  # the context errors happened, and were answered by shrinking or skipping
 
 
+def test_when_mia_knows_the_context_an_extraction_is_fitted_before_it_is_sent(research_llm: ResearchLLM,
+                                                                               mia_home: Path) -> None:
+    from .conftest import base_env
+
+    # A 2,000-token server, and mia is told its size: extraction prompts leave out their lowest-ranked
+    # sources before sending, so no request is refused (and none is paid for twice).
+    with FakeServices(llm=research_llm, context_limit=2000) as services:
+        mia = Mia({**base_env(mia_home), **services.env(), "MIA_LLM_CONTEXT_TOKENS": "2000"})
+        result = mia.run("research", "DMD treatments", "--depth", "quick", "--json")
+        refused = [r for r in services.requests if r.service == "workers-ai" and r.status == 413]
+    out = json.loads(result.stdout)
+    assert result.returncode in (0, 3) and int(out["quotes_verified"]) > 0, (out, result.stderr[-2000:])
+    assert refused == []
+
+
 def test_a_follow_up_report_gets_the_same_identifier_audit(mia: Mia, research_llm: ResearchLLM,
                                                            mia_home: Path) -> None:
     first, _ = research(mia)
