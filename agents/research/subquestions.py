@@ -253,7 +253,7 @@ def join(p: ResearchPipeline, sources: list[Source], done: dict[int, Extracted])
 def unreachable(p: ResearchPipeline, failures: dict[str, str]) -> SourcesUnreachable:
     """Every search failed: say so (this is not "no results"), and how to go on."""
     names = ", ".join(failures)
-    reasons = "; ".join(f"{service}: {why}" for service, why in failures.items())
+    reasons = "; ".join(why if why.startswith(service) else f"{service}: {why}" for service, why in failures.items())
     return SourcesUnreachable(
         f"mia could not reach any source ({names}), so this run found nothing and wrote no report. {reasons}",
         f"Check the network and the services with `mia doctor`, then continue this run with "
