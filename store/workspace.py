@@ -33,7 +33,10 @@ def slugify(text: str) -> str:
     """A readable folder name: 'DMD treatments?' -> 'dmd-treatments'; other scripts are transliterated."""
     ascii_text = transliterate(text).encode("ascii", "ignore").decode()
     slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
-    slug = slug[:SLUG_MAX].rstrip("-")
+    if len(slug) > SLUG_MAX:  # cut between words where one ends late enough, never in the middle of one
+        cut = slug[:SLUG_MAX + 1]
+        slug = cut[:cut.rindex("-")] if cut.rfind("-") >= SLUG_MAX // 2 else slug[:SLUG_MAX]
+    slug = slug.rstrip("-")
     return slug or "agent"
 
 

@@ -60,3 +60,7 @@ def test_slugs_are_readable() -> None:
     expected = "duchenne-muscular-dystrophy-exon-skipping-2026"
     assert slugify("Duchenne muscular dystrophy: exon-skipping (2026)?") == expected
     assert slugify("???") == "agent"
+    # A long question is cut between words, not in the middle of one.
+    assert slugify("duchenne muscular dystrophy exon skipping therapies in ambulatory boys") == \
+        "duchenne-muscular-dystrophy-exon-skipping"
+    assert slugify("x" * 60) == "x" * 48  # one long word: cut at the limit
